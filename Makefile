@@ -1,0 +1,34 @@
+# Two commands a newcomer needs:  make demo  ·  make test
+# Both create .venv on first use (torch's CPU wheel first, then the project) and are idempotent.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+QUESTION ?= When did Xiaomi drop to third?
+
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: setup demo test lint clean-index
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first, pinned: a looser requirement would pull several GB of CUDA packages.
+	$(BIN)/pip install --quiet "torch==2.13.0"
+	$(BIN)/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/rag index
+	$(BIN)/rag search "$(QUESTION)" --k 3
+
+test: setup
+	$(BIN)/ruff check rag ui tests
+	$(BIN)/python -m pytest
+
+clean-index:
+	rm -rf index/current index/builds index/.current-*

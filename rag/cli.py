@@ -1,0 +1,157 @@
+"""The ``rag`` command line: ingest, index, search (and later ask, eval, chat)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+import textwrap
+from pathlib import Path
+
+import click
+
+from .errors import RagError
+from .settings import Settings, load_settings
+
+
+class RagGroup(click.Group):
+    """Turns every user-caused error into one clear line and a non-zero exit."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except RagError as error:
+            click.secho(f"Error: {error}", fg="red", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            sys.exit(130)
+
+
+def settings_options(command):
+    """Flags every command shares; they override config file and environment."""
+
+    @click.option("--seeds", "seeds_dir", type=click.Path(path_type=Path), help="Articles folder.")
+    @click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder.")
+    @click.option("--chunk-size", type=click.IntRange(16, 512), help="Chunk size in tokens.")
+    @click.option("--overlap", "chunk_overlap", type=click.IntRange(0, 5),
+                  help="Sentences shared by neighbouring chunks.")
+    @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
+                  help="Config file (default: ./rag.toml or $RAG_CONFIG).")
+    @functools.wraps(command)
+    def wrapper(*args, config_file=None, **kwargs):
+        overrides = {
+            name: kwargs.pop(name) for name in ("seeds_dir", "index_dir", "chunk_size",
+                                                "chunk_overlap", "k") if name in kwargs
+        }
+        settings = load_settings(config_file=config_file).with_overrides(**overrides)
+        return command(*args, settings=settings, **kwargs)
+
+    return wrapper
+
+
+def say(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def load_engine(settings: Settings, *, allow_rebuild: bool = True, rebuild: bool = False):
+    from .engine import Engine
+
+    return Engine(
+        settings, allow_rebuild=allow_rebuild, rebuild=rebuild, show_progress=True, say=say
+    )
+
+
+@click.group(cls=RagGroup)
+@click.version_option(package_name="rag")
+def cli():
+    """Offline Q&A over news articles, with cited passages."""
+
+
+@cli.command()
+@settings_options
+@click.option("--explain", is_flag=True, help="Show metadata and every dropped line per article.")
+def ingest(settings: Settings, explain: bool):
+    """Read and clean the articles (nothing is written)."""
+    from .ingest import read_corpus
+
+    corpus = read_corpus(settings.seeds_dir)
+    for article in corpus.articles:
+        words = len(article.body.split())
+        click.secho(article.doc_id, bold=True)
+        title_note = " (first sentence; no headline found)" if article.title_from_text else ""
+        click.echo(f"  title: {article.title}{title_note}")
+        click.echo(f"  date:  {article.date or 'unknown (not stated in the article)'}")
+        click.echo(f"  body:  {words} words, {len(article.body.splitlines())} paragraphs")
+        if explain:
+            click.echo(f"  dropped {len(article.dropped)} line(s):")
+            for dropped in article.dropped:
+                line = textwrap.shorten(dropped.line, 100, placeholder=" …")
+                click.echo(f"    - [{dropped.rule}] {line}")
+    for skipped in corpus.skipped:
+        click.secho(f"skipped {skipped.reason}", fg="yellow", err=True)
+    click.echo(f"{len(corpus.articles)} article(s) read, {len(corpus.skipped)} skipped.")
+
+
+@cli.command()
+@settings_options
+@click.option("--rebuild", is_flag=True, help="Rebuild from scratch, re-embedding everything.")
+def index(settings: Settings, rebuild: bool):
+    """Build or update the index (only changed articles are re-embedded)."""
+    from .embedding import Embedder
+    from .index import open_index
+    from .ingest import read_corpus
+
+    corpus = read_corpus(settings.seeds_dir)
+    for skipped in corpus.skipped:
+        say(f"skipped {skipped.reason}")
+    _, report = open_index(
+        corpus, settings=settings, embedder=Embedder(), rebuild=rebuild, show_progress=True,
+        say=say,
+    )
+    click.echo(report.summary())
+    for label, docs in (("embedded", report.embedded), ("unchanged", report.reused),
+                        ("removed", report.removed)):
+        if docs:
+            click.echo(f"  {label}: {', '.join(docs)}")
+
+
+def hit_json(hit, rank: int) -> dict:
+    chunk = hit.chunk
+    return {
+        "rank": rank,
+        "chunk_id": chunk.chunk_id,
+        "doc": chunk.doc_id,
+        "title": chunk.title,
+        "date": chunk.date,
+        "text": chunk.text,
+        "span": [chunk.start, chunk.end],
+        "score": round(hit.score, 6),
+        "dense_rank": hit.dense_rank,
+        "bm25_rank": hit.bm25_rank,
+    }
+
+
+@cli.command()
+@settings_options
+@click.argument("question")
+@click.option("--k", "k", type=click.IntRange(1, 50), help="Number of passages.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--no-rebuild", is_flag=True, help="Stop instead of (re)building the index.")
+def search(settings: Settings, question: str, as_json: bool, no_rebuild: bool):
+    """Print the passages that best match QUESTION (hybrid dense + BM25)."""
+    engine = load_engine(settings, allow_rebuild=not no_rebuild)
+    hits = engine.search(question, k=settings.k)
+    if as_json:
+        payload = {"query": question, "k": settings.k,
+                   "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, start=1)]}
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    for rank, hit in enumerate(hits, start=1):
+        chunk = hit.chunk
+        ranks = f"dense #{hit.dense_rank or '-'}, bm25 #{hit.bm25_rank or '-'}"
+        click.secho(f"[{rank}] {chunk.doc_id}  ({chunk.date or 'date unknown'})", bold=True)
+        click.echo(f"    {chunk.title}")
+        click.echo(f"    score {hit.score:.4f} ({ranks}) · {chunk.chunk_id}")
+        click.echo(textwrap.indent(textwrap.fill(chunk.text, 96), "    "))
+        click.echo()

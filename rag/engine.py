@@ -1,0 +1,50 @@
+"""The loaded pipeline: settings, model, index and retriever, built once per process."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .embedding import Embedder
+from .index import BuildReport, Index, open_index
+from .ingest import read_corpus
+from .question import normalise_question
+from .retrieve import Hit, HybridRetriever, Query, Retriever
+from .settings import Settings
+
+
+class Engine:
+    """Everything a question needs, loaded once: reuse one Engine for many questions."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        rebuild: bool = False,
+        allow_rebuild: bool = True,
+        show_progress: bool = False,
+        say: Callable[[str], None] = lambda message: None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder or Embedder()
+        corpus = read_corpus(settings.seeds_dir)
+        for skipped in corpus.skipped:
+            say(f"skipped {skipped.reason}")
+        self.index: Index
+        self.build_report: BuildReport
+        self.index, self.build_report = open_index(
+            corpus,
+            settings=settings,
+            embedder=self.embedder,
+            rebuild=rebuild,
+            allow_rebuild=allow_rebuild,
+            show_progress=show_progress,
+            say=say,
+        )
+        self.retriever: Retriever = HybridRetriever(self.index)
+
+    def query(self, text: str) -> Query:
+        return Query.embed(normalise_question(text), self.embedder)
+
+    def search(self, text: str, *, k: int | None = None) -> list[Hit]:
+        return self.retriever.search(self.query(text), k=k or self.settings.k)

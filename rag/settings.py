@@ -1,0 +1,82 @@
+"""One settings object: defaults < config file < environment ``RAG_*`` < flags."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import RagError
+
+CONFIG_FILE_NAME = "rag.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    seeds_dir: Path = Path("seeds")
+    index_dir: Path = Path("index")
+    # Chunk size in cl100k tokens and sentence overlap between neighbouring
+    # chunks; chosen by measuring retrieval on evals/gold.jsonl (see README).
+    chunk_size: int = 128
+    chunk_overlap: int = 1
+    k: int = 5
+    feedback_file: Path = Path("evals/feedback.jsonl")
+    # Optional LLM backend (OpenAI-compatible endpoint); empty means none.
+    llm_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+
+    def __post_init__(self) -> None:
+        if self.chunk_size < 16 or self.chunk_size > 512:
+            raise RagError(f"chunk size must be between 16 and 512 tokens, got {self.chunk_size}")
+        if self.chunk_overlap < 0 or self.chunk_overlap > 5:
+            raise RagError(f"chunk overlap must be 0-5 sentences, got {self.chunk_overlap}")
+        if self.k < 1 or self.k > 50:
+            raise RagError(f"k must be between 1 and 50, got {self.k}")
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Return a copy with the given non-None values applied (CLI flags)."""
+        given = {name: value for name, value in overrides.items() if value is not None}
+        return _coerce_into(self, given, source="flag")
+
+
+def _coerce_into(base: Settings, values: dict[str, Any], *, source: str) -> Settings:
+    known = {f.name: f for f in fields(Settings)}
+    converted: dict[str, Any] = {}
+    for name, raw in values.items():
+        if name not in known:
+            raise RagError(f"unknown setting {name!r} in {source}")
+        default = getattr(Settings(), name)
+        try:
+            if isinstance(default, Path):
+                converted[name] = Path(raw)
+            elif isinstance(default, int):
+                converted[name] = int(raw)
+            else:
+                converted[name] = str(raw)
+        except (TypeError, ValueError):
+            raise RagError(f"setting {name} from {source} must be a number, got {raw!r}") from None
+    return replace(base, **converted)
+
+
+def load_settings(
+    *, config_file: Path | None = None, environ: dict[str, str] | None = None
+) -> Settings:
+    """Build settings from defaults, then ``rag.toml`` (or ``RAG_CONFIG``), then ``RAG_*``."""
+    environ = dict(os.environ if environ is None else environ)
+    settings = Settings()
+    path = config_file or Path(environ.get("RAG_CONFIG", CONFIG_FILE_NAME))
+    if path.is_file():
+        try:
+            table = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise RagError(f"config file {path} is not valid TOML: {error}") from None
+        settings = _coerce_into(settings, table.get("rag", table), source=str(path))
+    from_env = {
+        f.name: environ[f"RAG_{f.name.upper()}"]
+        for f in fields(Settings)
+        if f"RAG_{f.name.upper()}" in environ
+    }
+    return _coerce_into(settings, from_env, source="environment")

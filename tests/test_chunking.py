@@ -1,0 +1,77 @@
+import pytest
+
+from rag.chunking import chunk_article, count_tokens
+from rag.ingest import clean_article
+from rag.nlp import analyse
+
+TEXT = (
+    "Xiaomi opened a store in Pune. It sold phones and watches. The launch drew a crowd. "
+    "Prices were not announced. The company plans more stores next year. "
+    "Analysts expect growth.\nA new paragraph starts here. It has two sentences."
+)
+
+
+@pytest.fixture(scope="module")
+def article_and_sentences():
+    article = clean_article("t.txt", TEXT)
+    return article, analyse(article.doc_id, article.body)
+
+
+@pytest.mark.parametrize("size,overlap", [(16, 0), (24, 1), (40, 2), (512, 0)])
+def test_chunks_respect_size_and_sentence_boundaries(article_and_sentences, size, overlap):
+    article, sentences = article_and_sentences
+    chunks = chunk_article(article, sentences, size=size, overlap=overlap)
+    boundaries_start = {s.start for s in sentences}
+    boundaries_end = {s.end for s in sentences}
+    for chunk in chunks:
+        assert article.body[chunk.start : chunk.end] == chunk.text
+        assert chunk.start in boundaries_start and chunk.end in boundaries_end
+        single = chunk.first_sentence == chunk.last_sentence
+        assert count_tokens(chunk.text) <= size or single
+    # Every sentence is covered, in order.
+    covered = set()
+    for chunk in chunks:
+        covered.update(range(chunk.first_sentence, chunk.last_sentence + 1))
+    assert covered == set(range(len(sentences)))
+    assert [c.start for c in chunks] == sorted(c.start for c in chunks)
+
+
+def test_overlap_shares_sentences(article_and_sentences):
+    article, sentences = article_and_sentences
+    chunks = chunk_article(article, sentences, size=24, overlap=1)
+    for left, right in zip(chunks, chunks[1:]):
+        if left.last_sentence > left.first_sentence:
+            assert right.first_sentence == left.last_sentence
+
+
+def test_overlong_sentence_is_split_by_tokens():
+    long_sentence = " ".join(["word"] * 300) + "."
+    article = clean_article("long.txt", long_sentence)
+    chunks = chunk_article(article, analyse("long.txt", article.body), size=50, overlap=0)
+    assert len(chunks) >= 6
+    assert all(count_tokens(c.text) <= 50 for c in chunks)
+    assert all(article.body[c.start : c.end] == c.text for c in chunks)
+
+
+def test_model_limit_is_enforced(article_and_sentences):
+    article, sentences = article_and_sentences
+    chunks = chunk_article(
+        article, sentences, size=512, overlap=0, fits=lambda text: len(text) <= 120
+    )
+    assert len(chunks) > 1
+    assert all(len(c.embedding_text()) <= 120 for c in chunks)
+
+
+def test_chunk_ids_are_stable(article_and_sentences):
+    article, sentences = article_and_sentences
+    first = chunk_article(article, sentences, size=24, overlap=1)
+    second = chunk_article(article, sentences, size=24, overlap=1)
+    assert [c.chunk_id for c in first] == [c.chunk_id for c in second]
+    assert first[0].chunk_id == "t.txt#000"
+
+
+def test_no_seed_chunk_exceeds_the_model_sequence_length(engine, embedder):
+    assert engine.index.chunks
+    for chunk in engine.index.chunks:
+        assert embedder.count_tokens(chunk.embedding_text()) <= embedder.max_tokens
+        assert count_tokens(chunk.text) <= engine.settings.chunk_size
