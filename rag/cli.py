@@ -34,15 +34,24 @@ def settings_options(command):
     @click.option("--seeds", "seeds_dir", type=click.Path(path_type=Path), help="Articles folder.")
     @click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder.")
     @click.option("--chunk-size", type=click.IntRange(16, 512), help="Chunk size in tokens.")
-    @click.option("--overlap", "chunk_overlap", type=click.IntRange(0, 5),
-                  help="Sentences shared by neighbouring chunks.")
-    @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False),
-                  help="Config file (default: ./rag.toml or $RAG_CONFIG).")
+    @click.option(
+        "--overlap",
+        "chunk_overlap",
+        type=click.IntRange(0, 5),
+        help="Sentences shared by neighbouring chunks.",
+    )
+    @click.option(
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        help="Config file (default: ./rag.toml or $RAG_CONFIG).",
+    )
     @functools.wraps(command)
     def wrapper(*args, config_file=None, **kwargs):
         overrides = {
-            name: kwargs.pop(name) for name in ("seeds_dir", "index_dir", "chunk_size",
-                                                "chunk_overlap", "k") if name in kwargs
+            name: kwargs.pop(name)
+            for name in ("seeds_dir", "index_dir", "chunk_size", "chunk_overlap", "k")
+            if name in kwargs
         }
         settings = load_settings(config_file=config_file).with_overrides(**overrides)
         return command(*args, settings=settings, **kwargs)
@@ -106,12 +115,19 @@ def index(settings: Settings, rebuild: bool):
     for skipped in corpus.skipped:
         say(f"skipped {skipped.reason}")
     _, report = open_index(
-        corpus, settings=settings, embedder=Embedder(), rebuild=rebuild, show_progress=True,
+        corpus,
+        settings=settings,
+        embedder=Embedder(),
+        rebuild=rebuild,
+        show_progress=True,
         say=say,
     )
     click.echo(report.summary())
-    for label, docs in (("embedded", report.embedded), ("unchanged", report.reused),
-                        ("removed", report.removed)):
+    for label, docs in (
+        ("embedded", report.embedded),
+        ("unchanged", report.reused),
+        ("removed", report.removed),
+    ):
         if docs:
             click.echo(f"  {label}: {', '.join(docs)}")
 
@@ -143,8 +159,11 @@ def search(settings: Settings, question: str, as_json: bool, no_rebuild: bool):
     engine = load_engine(settings, allow_rebuild=not no_rebuild)
     hits = engine.search(question, k=settings.k)
     if as_json:
-        payload = {"query": question, "k": settings.k,
-                   "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, start=1)]}
+        payload = {
+            "query": question,
+            "k": settings.k,
+            "hits": [hit_json(hit, rank) for rank, hit in enumerate(hits, start=1)],
+        }
         click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
     for rank, hit in enumerate(hits, start=1):
@@ -155,3 +174,107 @@ def search(settings: Settings, question: str, as_json: bool, no_rebuild: bool):
         click.echo(f"    score {hit.score:.4f} ({ranks}) · {chunk.chunk_id}")
         click.echo(textwrap.indent(textwrap.fill(chunk.text, 96), "    "))
         click.echo()
+
+
+def print_answer(result) -> None:
+    if result.rewritten_query != result.question:
+        click.secho(f"(asked as: {result.rewritten_query})", dim=True)
+    click.secho(
+        textwrap.fill(result.answer, 96),
+        fg="yellow" if result.abstained else None,
+        bold=not result.abstained,
+    )
+    for citation in result.citations:
+        chunk = citation.chunk
+        click.echo(f"[{citation.n}] {chunk.doc_id} ({chunk.date or 'date unknown'}) {chunk.title}")
+        click.echo(textwrap.indent(textwrap.fill(f"“{citation.quote}”", 92), "    "))
+    if result.abstained and result.related:
+        click.secho("Related reading (not an answer):", dim=True)
+        for related in result.related:
+            chunk = related.chunk
+            click.echo(f"  - {chunk.doc_id} ({chunk.date or 'date unknown'}) {chunk.title}")
+            click.echo(textwrap.indent(textwrap.fill(f"“{related.quote}”", 90), "      "))
+
+
+@cli.command()
+@settings_options
+@click.argument("question")
+@click.option(
+    "--history",
+    "history",
+    multiple=True,
+    metavar="TEXT",
+    help="An earlier question in this conversation (repeat, oldest first).",
+)
+@click.option("--k", "k", type=click.IntRange(1, 50), help="Passages to read.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--no-rebuild", is_flag=True, help="Stop instead of (re)building the index.")
+def ask(
+    settings: Settings, question: str, history: tuple[str, ...], as_json: bool, no_rebuild: bool
+):
+    """Answer QUESTION from the articles, citing the sentences that say so."""
+    engine = load_engine(settings, allow_rebuild=not no_rebuild)
+    result = engine.ask(question, history=list(history))
+    if as_json:
+        click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print_answer(result)
+
+
+@cli.command(name="eval")
+@settings_options
+@click.option(
+    "--gold",
+    "gold_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=Path("evals/gold.jsonl"),
+    show_default=True,
+    help="Gold Q&A pairs (JSONL).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("evals/out"),
+    show_default=True,
+    help="Where to write the reports.",
+)
+@click.option("--k", "k", type=click.IntRange(1, 50), help="Passages per question.")
+@click.option("--no-rebuild", is_flag=True, help="Stop instead of (re)building the index.")
+def evaluate(settings: Settings, gold_path: Path, out_dir: Path, no_rebuild: bool):
+    """Run every gold question through `rag ask` and write metrics and reports."""
+    from tqdm import tqdm
+
+    from .evaluate import load_gold, run_eval, write_reports
+
+    gold = load_gold(gold_path)
+    engine = load_engine(settings, allow_rebuild=not no_rebuild)
+    with tqdm(total=len(gold), desc="Evaluating", unit="q", leave=False) as bar:
+        outcomes = run_eval(engine, gold, k=settings.k, on_step=lambda: bar.update(1))
+    report = write_reports(outcomes, out_dir, k=settings.k, gold_path=gold_path)
+    o = report["overall"]
+    click.echo(f"Wrote {out_dir}/predictions.jsonl, report.json, report.md, report.png")
+    click.echo(
+        f"questions {o['questions']} ({o['answerable']} answerable) | "
+        f"accuracy {o['overall_accuracy']:.1%} | answerable correct {o['answerable_accuracy']:.1%}"
+        f" (with gold citation {o['supported_accuracy']:.1%}) | F1 {o['answer_f1']:.3f}"
+    )
+    click.echo(
+        f"citations P {o['citation_precision']:.1%} R {o['citation_recall']:.1%} | "
+        f"abstain on unanswerable {o['abstain_rate']:.1%} | "
+        f"false abstain {o['false_abstain_rate']:.1%}"
+    )
+    click.echo(
+        "retrieval recall@{k} / MRR / nDCG@10: ".format(k=o["k"])
+        + " | ".join(
+            f"{m} {o[f'{m}_recall_at_k']:.1%} / {o[f'{m}_mrr_at_k']:.3f} / "
+            f"{o[f'{m}_ndcg_at_10']:.3f}"
+            for m in ("bm25", "dense", "hybrid")
+        )
+    )
+    click.echo(
+        f"latency p50/p95 ms: retrieve {o['latency_retrieve_p50_ms']:.1f}/"
+        f"{o['latency_retrieve_p95_ms']:.1f} | answer {o['latency_answer_p50_ms']:.1f}/"
+        f"{o['latency_answer_p95_ms']:.1f} | total {o['latency_total_p50_ms']:.1f}/"
+        f"{o['latency_total_p95_ms']:.1f}"
+    )

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .answer import Answerer, ExtractiveAnswerer
+from .ask import AskResult, ask
 from .embedding import Embedder
+from .evidence import EvidenceIndex
 from .index import BuildReport, Index, open_index
 from .ingest import read_corpus
 from .question import normalise_question
@@ -27,6 +30,7 @@ class Engine:
     ) -> None:
         self.settings = settings
         self.embedder = embedder or Embedder()
+        self.embedder.encode(["warm-up"])  # load the model now, not on the first question
         corpus = read_corpus(settings.seeds_dir)
         for skipped in corpus.skipped:
             say(f"skipped {skipped.reason}")
@@ -42,9 +46,22 @@ class Engine:
             say=say,
         )
         self.retriever: Retriever = HybridRetriever(self.index)
+        self.evidence = EvidenceIndex(self.index)
+        self.answerer: Answerer = ExtractiveAnswerer(self.evidence)
 
     def query(self, text: str) -> Query:
         return Query.embed(normalise_question(text), self.embedder)
 
     def search(self, text: str, *, k: int | None = None) -> list[Hit]:
         return self.retriever.search(self.query(text), k=k or self.settings.k)
+
+    def ask(self, question: str, *, history=None, k: int | None = None) -> AskResult:
+        return ask(
+            question,
+            history=history,
+            embedder=self.embedder,
+            retriever=self.retriever,
+            answerer=self.answerer,
+            evidence=self.evidence,
+            k=k or self.settings.k,
+        )

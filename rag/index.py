@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunking import ENCODING_NAME, Chunk, chunk_article
+from .chunking import ENCODING_NAME, Chunk, chunk_article, embedding_text
 from .embedding import Embedder
 from .errors import RagError
 from .ingest import CLEANING_VERSION, Article, Corpus
@@ -37,6 +37,8 @@ from .settings import Settings
 from .terms import terms
 
 FORMAT_VERSION = 1
+# Bump when what is embedded changes (e.g. the text a sentence vector is made from).
+EMBEDDING_RECIPE = 2
 CURRENT = "current"
 BUILDS = "builds"
 
@@ -93,6 +95,7 @@ def expected_config(settings: Settings, embedder: Embedder) -> dict:
     return {
         "format_version": FORMAT_VERSION,
         "cleaning_version": CLEANING_VERSION,
+        "embedding_recipe": EMBEDDING_RECIPE,
         "model": {"name": embedder.name, "weights_sha256": embedder.weights_sha256},
         "chunking": {
             "encoding": ENCODING_NAME,
@@ -157,7 +160,8 @@ def load_index(index_dir: Path) -> Index:
         flat_vectors = np.load(root / "sentences.npy")
         bm25 = bm25s.BM25.load(str(root / "bm25"), show_progress=False)
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
-        raise IndexUnusable(f"index in {index_dir} is unreadable ({type(error).__name__}: {error})")
+        reason = f"{type(error).__name__}: {error}"
+        raise IndexUnusable(f"index in {index_dir} is unreadable ({reason})") from None
     sentence_vectors, row = {}, 0
     for doc_id, doc_sentences in sentences.items():
         sentence_vectors[doc_id] = flat_vectors[row : row + len(doc_sentences)]
@@ -170,7 +174,9 @@ def load_index(index_dir: Path) -> Index:
         or counts.get("documents") != len(articles)
     ):
         raise IndexUnusable(f"index in {index_dir} is inconsistent (counts do not match)")
-    return Index(root.resolve(), manifest, articles, sentences, sentence_vectors, chunks, dense, bm25)
+    return Index(
+        root.resolve(), manifest, articles, sentences, sentence_vectors, chunks, dense, bm25
+    )
 
 
 # -- building ------------------------------------------------------------------
@@ -206,8 +212,10 @@ def build_index(
         old_chunk_vectors = previous.chunk_vectors()
     current_ids = {a.doc_id for a in corpus.articles}
     report.removed = sorted(set(old_hashes) - current_ids)
-    if previous is not None and not report.removed and all(
-        old_hashes.get(a.doc_id) == a.content_hash for a in corpus.articles
+    if (
+        previous is not None
+        and not report.removed
+        and all(old_hashes.get(a.doc_id) == a.content_hash for a in corpus.articles)
     ):
         report.documents, report.chunks = len(previous.articles), len(previous.chunks)
         report.sentences = sum(len(s) for s in previous.sentences.values())
@@ -237,7 +245,11 @@ def build_index(
         else:
             report.embedded.append(article.doc_id)
             chunk_vectors.append(embedder.encode([c.embedding_text() for c in chunks]))
-            sentence_vectors.append(embedder.encode([s.text for s in sentences]))
+            # Sentences are embedded under their title too: "the company took third
+            # place" only means something once the reader knows which company.
+            sentence_vectors.append(
+                embedder.encode([embedding_text(article.title, s.text) for s in sentences])
+            )
         doc_sentences[article.doc_id] = sentences
         all_chunks.extend(chunks)
 
@@ -400,7 +412,10 @@ def open_index(
         raise IndexUnusable(f"{reason} (run `rag index` to build it)")
     say(f"{reason}; building index…")
     report = build_index(
-        corpus, settings=settings, embedder=embedder, previous=previous,
+        corpus,
+        settings=settings,
+        embedder=embedder,
+        previous=previous,
         show_progress=show_progress,
     )
     return load_index(settings.index_dir), report

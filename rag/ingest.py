@@ -32,7 +32,9 @@ class Article:
     title: str
     date: str | None  # ISO date stated by the article, never guessed
     body: str
-    title_from_text: bool = False  # True when no headline was found and the first sentence stands in
+    title_from_text: bool = (
+        False  # True when no headline was found and the first sentence stands in
+    )
     dropped: tuple[DroppedLine, ...] = ()
 
     @property
@@ -102,25 +104,38 @@ def _is_subscription_prompt(line: str) -> bool:
 NOISE_RULES: list[tuple[str, Callable[[str], bool]]] = [
     ("advertisement", _matches(r"^\W*advertisement\b|scroll to continue reading|^sponsored\b")),
     ("subscription prompt", _is_subscription_prompt),
-    ("form chrome", _matches(
-        r"required fields|invalid entries|click to hide|what are you looking for|"
-        r"^\W*(connect|follow|share)( with)? (us|this)\b|skip to (main )?content"
-    )),
+    (
+        "form chrome",
+        _matches(
+            r"required fields|invalid entries|click to hide|what are you looking for|"
+            r"^\W*(connect|follow|share)( with)? (us|this)\b|skip to (main )?content"
+        ),
+    ),
     ("copyright", _matches(r"^\W*(©|\(c\)\s|copyright\b)|all rights reserved")),
     ("image credit", _matches(r"^\W*(image|photo|picture|photograph)s?\s*(source|credit)s?\s*:")),
     ("error-report prompt", _matches(r"if you (notice|find|spot) an? (error|mistake|typo)")),
-    ("dateline", _matches(
-        r"^\W*" + _MONTHS + r"\s+\d{1,2},\s*\d{4}\s+\d{1,2}:\d{2}\s*(am|pm)|\|\s*updated\b"
-    )),
-    ("related-article teaser", _matches(
-        r"^\W*(you may also like|related( articles| stories)?|also read|read more|more from)\W*$|"
-        r"courtesy of .* where it was originally published"
-    )),
+    (
+        "dateline",
+        _matches(
+            r"^\W*" + _MONTHS + r"\s+\d{1,2},\s*\d{4}\s+\d{1,2}:\d{2}\s*(am|pm)|\|\s*updated\b"
+        ),
+    ),
+    (
+        "related-article teaser",
+        _matches(
+            r"^\W*(you may also like|related( articles| stories)?|also read|read more|more from)"
+            r"\W*$|"
+            r"courtesy of .* where it was originally published"
+        ),
+    ),
     ("truncated teaser", _is_truncated_teaser),
-    ("publisher blurb", _matches(
-        r"\b(our|s)\s+mission is to\b|\bpremier source of\b|\bcontact information\b|"
-        r"\bdeveloped by\b"
-    )),
+    (
+        "publisher blurb",
+        _matches(
+            r"\b(our|s)\s+mission is to\b|\bpremier source of\b|\bcontact information\b|"
+            r"\bdeveloped by\b"
+        ),
+    ),
     ("social embed", _is_social_embed),
     ("navigation chrome", _is_ui_chrome),
 ]
@@ -189,7 +204,8 @@ def read_file_text(path: Path) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        raise RagError(f"{path.name}: not valid UTF-8 text ({error.reason} at byte {error.start})")
+        where = f"{error.reason} at byte {error.start}"
+        raise RagError(f"{path.name}: not valid UTF-8 text ({where})") from None
 
 
 def read_corpus(seeds_dir: Path) -> Corpus:

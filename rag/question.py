@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 
 from .errors import RagError
+from .terms import STOP_WORDS, stem, words
 
 MAX_QUESTION_CHARS = 1000
 
@@ -18,9 +20,7 @@ def normalise_question(text: str) -> str:
     """
     if text is None:
         raise RagError("Please type a question.")
-    cleaned = "".join(
-        " " if unicodedata.category(ch).startswith("C") else ch for ch in str(text)
-    )
+    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in str(text))
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
     if not cleaned:
         raise RagError("Please type a question.")
@@ -32,3 +32,276 @@ def normalise_question(text: str) -> str:
     if not re.search(r"\w", cleaned):
         raise RagError("Please ask a question in words (the articles are in English).")
     return cleaned
+
+
+# -- what kind of answer is wanted ---------------------------------------------
+
+DATE, NUMBER, MONEY, PERCENT, NAME, PLACE, OTHER = (
+    "date",
+    "number",
+    "money",
+    "percent",
+    "name",
+    "place",
+    "other",
+)
+
+# Which spaCy entity labels can answer each type. The small model mixes up
+# ORG, PERSON and GPE for company and people names, so those form one class.
+ENTITY_LABELS = {
+    DATE: {"DATE"},
+    MONEY: {"MONEY"},
+    PERCENT: {"PERCENT"},
+    NUMBER: {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"},
+    NAME: {"PERSON", "ORG", "GPE", "PRODUCT", "FAC"},
+    PLACE: {"GPE", "LOC", "FAC"},
+}
+
+_TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
+    (
+        DATE,
+        re.compile(
+            r"\bwhen\b|\bwhat (year|date|month|day|time|quarter|period)\b|"
+            r"\b(which|in what|since what) (year|date|month|quarter|period)\b|\bsince when\b|"
+            r"\bhow long ago\b",
+            re.I,
+        ),
+    ),
+    (
+        PERCENT,
+        re.compile(
+            r"\b(what|which|how much) (percent|percentage|share|proportion)\b|"
+            r"\bby what (percent|percentage)\b|\bby how much\b|\bhow big a share\b",
+            re.I,
+        ),
+    ),
+    (
+        MONEY,
+        re.compile(
+            r"\bhow much (money|revenue|cash|funding|investment|"
+            r"did .* (earn|make|invest|raise|spend))"
+            r"|\bhow much\b.*\b(revenue|cost|costs|price|worth|earn|invest|turnover|income|sales)\b"
+            r"|\bwhat (was|is|were|are)\b.*\b(revenue|turnover|valuation|price)\b"
+            r"|\b(revenue|sales) (target|goal|figure)\b|\bwhat (revenue|turnover|amount)\b",
+            re.I,
+        ),
+    ),
+    (
+        NUMBER,
+        re.compile(
+            r"\bhow many\b|\bhow much\b|\bwhat number of\b|\bnumber of\b.*\?$|"
+            r"\bhow (large|big|high)\b.*\b(count|number)\b",
+            re.I,
+        ),
+    ),
+    (
+        PLACE,
+        re.compile(
+            r"\bwhere\b|\b(which|what|in what) (city|cities|state|states|country|"
+            r"countries|region|place|town|location|part of)\b",
+            re.I,
+        ),
+    ),
+    (
+        NAME,
+        re.compile(
+            r"\bwho\b|\bwhom\b|\bwhose\b|\b(which|what) (company|companies|firm|"
+            r"brand|person|executive|official|minister|manufacturer|partner|startup|"
+            r"start-up|vendor|competitor|rival|bank|agency|research firm|newspaper)\b|"
+            r"\bname (of|the)\b.*\b(ceo|chief|head|president|founder|company|firm)\b",
+            re.I,
+        ),
+    ),
+]
+
+QUESTION_WORDS = frozenset(
+    [
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "does",
+        "did",
+        "do",
+        "is",
+        "are",
+        "was",
+        "were",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "has",
+        "have",
+        "had",
+    ]
+)
+
+
+def answer_type(question: str) -> str:
+    """The expected answer type of ``question`` (one of the constants above)."""
+    for kind, pattern in _TYPE_PATTERNS:
+        if pattern.search(question):
+            return kind
+    return OTHER
+
+
+# -- key terms -----------------------------------------------------------------
+
+_TOKEN = re.compile(r"[\w$%]+(?:['’.-][\w]+)*")
+_WHO_IS_NAME = re.compile(r"^\s*who\s+(is|was|are|were)\s+(mr\.?\s+|ms\.?\s+)?([^?]+?)\??$", re.I)
+
+
+@dataclass(frozen=True)
+class KeyTerm:
+    stem: str
+    word: str  # as typed
+    required: bool  # a name or number: evidence must mention it
+
+
+@dataclass(frozen=True)
+class AnalysedQuestion:
+    text: str
+    kind: str
+    terms: tuple[KeyTerm, ...]
+
+    @property
+    def required(self) -> tuple[KeyTerm, ...]:
+        return tuple(t for t in self.terms if t.required)
+
+
+def analyse_question(
+    text: str, *, proper_nouns: frozenset[str] = frozenset(), context: str = ""
+) -> AnalysedQuestion:
+    """Expected answer type and key terms of ``text``.
+
+    A term is required when it names something (capitalised mid-question, or a
+    word the corpus itself only writes capitalised) or is a number: an answer
+    about another company, country or year is not an answer. Terms of
+    ``context`` (carried over from an earlier turn) help but are never required.
+    """
+    kind = answer_type(text)
+    seen: set[str] = set()
+    key_terms: list[KeyTerm] = []
+    for position, match in enumerate(_TOKEN.finditer(text)):
+        token = match.group(0)
+        for word in words(token):
+            if word in STOP_WORDS or word in QUESTION_WORDS:
+                continue
+            stemmed = stem(word)
+            if stemmed in seen:
+                continue
+            seen.add(stemmed)
+            named = (position > 0 and token[:1].isupper()) or stemmed in proper_nouns
+            numeric = any(ch.isdigit() for ch in word)
+            key_terms.append(KeyTerm(stemmed, token, named or numeric))
+    for word in words(context):
+        if word not in STOP_WORDS and word not in QUESTION_WORDS and stem(word) not in seen:
+            seen.add(stem(word))
+            key_terms.append(KeyTerm(stem(word), word, False))
+    # "Who is <name>?" asks for a description, not for another name.
+    if kind == NAME and (match := _WHO_IS_NAME.match(text)):
+        named = match.group(3).strip()
+        rest = {stem(w) for w in words(named) if w not in STOP_WORDS}
+        is_role = re.match(r"(the|a|an)\b", named, re.I)
+        if rest and not is_role and all(t.required for t in key_terms if t.stem in rest):
+            kind = OTHER
+    return AnalysedQuestion(text=text, kind=kind, terms=tuple(key_terms))
+
+
+# -- follow-ups ----------------------------------------------------------------
+
+_FOLLOWUP_LEAD = re.compile(
+    r"^\s*(and|but|also|so|then|ok|okay|what about|how about|and what about|and how about|"
+    r"what of|and in|same for)\b[\s,]*",
+    re.I,
+)
+_PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her)\b", re.I)
+_WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
+_YEAR = re.compile(r"\b(19|20)\d{2}\b")
+_SUBJECT = re.compile(r"\b([A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)")
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    standalone: str  # what is retrieved with, and reported to the user
+    focus: str  # the part whose names and numbers are required
+    context: str = ""  # words carried over from the earlier turn (never required)
+
+
+def previous_questions(history) -> list[str]:
+    """User questions from a chat history: message dicts, (user, bot) pairs or strings."""
+    questions = []
+    for turn in history or []:
+        if isinstance(turn, str):
+            questions.append(turn)
+        elif isinstance(turn, dict):
+            if turn.get("role", "user") == "user" and isinstance(turn.get("content"), str):
+                questions.append(turn["content"])
+        elif isinstance(turn, list | tuple) and turn and isinstance(turn[0], str):
+            questions.append(turn[0])
+    return [q for q in (" ".join(q.split()) for q in questions) if q]
+
+
+def _names(question: str) -> list[str]:
+    """Capitalised phrases after the first word ("Xiaomi", "Manu Jain", "Q1")."""
+    return [m.group(1) for m in _SUBJECT.finditer(question, 1)]
+
+
+def _core(question: str) -> str:
+    kept = [w for w in question.rstrip("?").split() if w.lower() not in QUESTION_WORDS]
+    return " ".join(kept)
+
+
+def rewrite_followup(question: str, previous: str | None) -> Rewrite:
+    """Make a follow-up standalone using the previous (already standalone) question."""
+    if not previous:
+        return Rewrite(question, question)
+    lead = _FOLLOWUP_LEAD.match(question)
+    rest = question[lead.end() :] if lead else question
+    has_pronoun = bool(_PRONOUN.search(rest))
+    own_terms = [w for w in words(rest) if w not in STOP_WORDS and w not in QUESTION_WORDS]
+    if not (lead or has_pronoun or len(own_terms) <= 1):
+        return Rewrite(question, question)
+    rest = rest.strip().rstrip("?").strip()
+    names = _names(previous)
+    if not _WH.search(rest):
+        # "what about 2023?" / "what about Samsung?": the earlier question with the
+        # new detail swapped in for its year or its subject, or else added.
+        base = previous.strip().rstrip("?")
+        year = re.sub(r"^(in|for|during|of)\s+", "", rest, flags=re.I)
+        if _YEAR.fullmatch(year) and _YEAR.search(base):
+            merged = _YEAR.sub(year, base, count=1)
+        elif _YEAR.fullmatch(year):
+            merged = f"{base} in {year}"
+        elif names and len(rest.split()) <= 3 and rest[:1].isupper():
+            # The new name stands in for the last one named ("in Pune" -> "in Delhi").
+            at = base.rfind(names[-1])
+            merged = base[:at] + rest + base[at + len(names[-1]) :]
+        else:
+            merged = f"{base} {rest}".strip()
+        return Rewrite(merged + "?", merged + "?")
+    if names and has_pronoun:
+
+        def name(match: re.Match) -> str:
+            possessive = match.group(1).lower() in {"its", "their", "his"}
+            return names[0] + ("'s" if possessive else "")
+
+        standalone = _PRONOUN.sub(name, rest) + "?"
+        return Rewrite(standalone, standalone)
+    context = _core(previous)
+    return Rewrite(f"{rest} ({context})?", rest + "?", context)
+
+
+def rewrite_with_history(question: str, history) -> Rewrite:
+    """Rewrite ``question`` given the earlier user turns, resolving each turn in order."""
+    standalone = None
+    for earlier in previous_questions(history):
+        standalone = rewrite_followup(earlier, standalone).standalone
+    return rewrite_followup(question, standalone)

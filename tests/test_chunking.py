@@ -39,7 +39,7 @@ def test_chunks_respect_size_and_sentence_boundaries(article_and_sentences, size
 def test_overlap_shares_sentences(article_and_sentences):
     article, sentences = article_and_sentences
     chunks = chunk_article(article, sentences, size=24, overlap=1)
-    for left, right in zip(chunks, chunks[1:]):
+    for left, right in zip(chunks, chunks[1:], strict=False):
         if left.last_sentence > left.first_sentence:
             assert right.first_sentence == left.last_sentence
 

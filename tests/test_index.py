@@ -18,8 +18,9 @@ def settings(seeds_copy, tmp_path) -> Settings:
 
 
 def build(settings, embedder, **kwargs):
-    return open_index(read_corpus(settings.seeds_dir), settings=settings, embedder=embedder,
-                      **kwargs)
+    return open_index(
+        read_corpus(settings.seeds_dir), settings=settings, embedder=embedder, **kwargs
+    )
 
 
 def test_manifest_records_what_built_the_index(settings, embedder):
@@ -43,11 +44,13 @@ def test_incremental_rebuild(settings, embedder):
 
     seeds = settings.seeds_dir
     changed = seeds / "002_38dd1345af9d5afe.txt"
-    changed.write_text(changed.read_text(encoding="utf-8") + "\nXiaomi opened a lab in Pune.\n",
-                       encoding="utf-8")
+    changed.write_text(
+        changed.read_text(encoding="utf-8") + "\nXiaomi opened a lab in Pune.\n", encoding="utf-8"
+    )
     (seeds / "003_1fb2797fe9db0d38.txt").unlink()
-    (seeds / "new.txt").write_text("Xiaomi sold a record number of TVs in Kerala in 2021.",
-                                   encoding="utf-8")
+    (seeds / "new.txt").write_text(
+        "Xiaomi sold a record number of TVs in Kerala in 2021.", encoding="utf-8"
+    )
     index, third = build(settings, embedder)
     assert sorted(third.embedded) == ["002_38dd1345af9d5afe.txt", "new.txt"]
     assert third.removed == ["003_1fb2797fe9db0d38.txt"]
@@ -70,8 +73,9 @@ def test_failed_build_leaves_previous_index_loadable(settings, embedder):
         raise RuntimeError("simulated crash just before the swap")
 
     with pytest.raises(RuntimeError):
-        build_index(read_corpus(settings.seeds_dir), settings=settings, embedder=embedder,
-                    before_swap=crash)
+        build_index(
+            read_corpus(settings.seeds_dir), settings=settings, embedder=embedder, before_swap=crash
+        )
     again = load_index(settings.index_dir)
     assert (again.manifest["created_at"], len(again.chunks)) == before
     assert not list((settings.index_dir / "builds").glob(".tmp-*"))

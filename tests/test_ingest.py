@@ -56,7 +56,7 @@ def test_noise_lines_are_dropped(line):
         "2) New manufacturing plant",
         "The company said it would sign up 500 new retail partners.",  # 'sign up' inside prose
         "Once a dominating smartphone brand, Xiaomi was reduced to number three in Q1 2023.",
-        "He said, \"Offline retail is still a huge segment in our country.",
+        'He said, "Offline retail is still a huge segment in our country.',
         "Mr. Lall said the Indian EMS industry is well-positioned.",
     ],
 )
@@ -78,14 +78,18 @@ def test_clean_article_finds_title_and_drops_chrome():
 
 
 def test_date_prefix_is_metadata_and_title_follows():
-    article = clean_article("a.txt", " date 2017-07-19 Xiaomi Aims For Growth In India\n\nBody text here.")
+    article = clean_article(
+        "a.txt", " date 2017-07-19 Xiaomi Aims For Growth In India\n\nBody text here."
+    )
     assert article.date == "2017-07-19"
     assert article.title == "Xiaomi Aims For Growth In India"
     assert article.body == "Body text here."
 
 
 def test_date_prefix_followed_by_a_sentence_keeps_it_as_body():
-    article = clean_article("b.txt", " date 2018-11-20 Xiaomi today said it opened stores.\n\nMore.")
+    article = clean_article(
+        "b.txt", " date 2018-11-20 Xiaomi today said it opened stores.\n\nMore."
+    )
     assert article.date == "2018-11-20"
     assert article.body.startswith("Xiaomi today said it opened stores.")
     assert article.title_from_text

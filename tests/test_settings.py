@@ -20,8 +20,11 @@ def test_precedence_defaults_config_env_flags(tmp_path: Path):
 
 @pytest.mark.parametrize(
     "environ,message",
-    [({"RAG_K": "many"}, "must be a number"), ({"RAG_K": "0"}, "between 1 and 50"),
-     ({"RAG_CHUNK_SIZE": "4"}, "chunk size")],
+    [
+        ({"RAG_K": "many"}, "must be a number"),
+        ({"RAG_K": "0"}, "between 1 and 50"),
+        ({"RAG_CHUNK_SIZE": "4"}, "chunk size"),
+    ],
 )
 def test_bad_values_are_clear_errors(environ, message):
     with pytest.raises(RagError, match=message):

@@ -1,0 +1,180 @@
+"""The default answerer: extractive, no LLM.
+
+From the retrieved passages it scores every sentence against the question,
+keeps only evidence that mentions the question's names and numbers and holds
+an answer of the expected type, and proposes claims (a quote plus, for
+factoid questions, the answer span in it). When nothing qualifies it abstains.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from .citations import Claim
+from .dates import is_point_in_time, names_a_time, resolve
+from .evidence import EvidenceIndex, ScoredSentence
+from .nlp import Sentence
+from .question import DATE, ENTITY_LABELS, NUMBER, OTHER, AnalysedQuestion
+from .retrieve import Hit, Query
+from .terms import terms
+
+# Evidence must be about the question: similarity plus key-term coverage.
+MIN_SUPPORT = 0.75
+# Further claims must score nearly as well as the best one.
+CLAIM_MARGIN = 0.12
+MAX_CLAIMS = {DATE: 3}
+DEFAULT_MAX_CLAIMS = 2
+
+
+@dataclass
+class Draft:
+    """What an answerer proposes; citations are verified before anything is shown."""
+
+    claims: list[Claim] = field(default_factory=list)
+    abstained: bool = False
+    reason: str = ""
+
+
+class Answerer(Protocol):
+    def draft(self, question: AnalysedQuestion, query: Query, hits: list[Hit]) -> Draft: ...
+
+
+@dataclass(frozen=True)
+class Span:
+    start: int  # offsets in the sentence text
+    end: int
+    label: str
+
+    def text(self, sentence: Sentence) -> str:
+        return sentence.text[self.start : self.end]
+
+
+_NUMBER = re.compile(
+    r"(?<![\w.])[$₹€£]?\d[\d,.]*\+?(?:\s?(?:%|percent|million|billion|lakh|crore))?"
+)
+
+
+def candidate_spans(sentence: Sentence, kind: str, question_stems: set[str]) -> list[Span]:
+    """Spans of ``sentence`` that could answer a question of type ``kind``."""
+    labels = ENTITY_LABELS.get(kind, set())
+    spans = [
+        Span(e.start - sentence.start, e.end - sentence.start, e.label)
+        for e in sentence.entities
+        if e.label in labels
+    ]
+    if kind == NUMBER:  # spaCy misses some bare numbers; a digit run is a number.
+        taken = [(e.start - sentence.start, e.end - sentence.start) for e in sentence.entities]
+        for match in _NUMBER.finditer(sentence.text):
+            if not any(a <= match.start() < b for a, b in taken):
+                spans.append(Span(match.start(), match.end(), "CARDINAL"))
+    kept = []
+    for span in spans:
+        text = span.text(sentence)
+        span_terms = set(terms(text))
+        if span_terms and span_terms <= question_stems:
+            continue  # the question's own words are not its answer
+        if kind == DATE and not (is_point_in_time(text) and names_a_time(text)):
+            continue
+        kept.append(span)
+    return kept
+
+
+def _term_positions(sentence: Sentence, question_stems: set[str]) -> list[int]:
+    return [
+        m.start()
+        for m in re.finditer(r"[\w$%]+", sentence.text)
+        if any(t in question_stems for t in terms(m.group(0)))
+    ]
+
+
+def best_span(sentence: Sentence, kind: str, question_stems: set[str]) -> tuple[Span, int] | None:
+    """The candidate span closest to the question's terms, and that distance in characters."""
+    spans = candidate_spans(sentence, kind, question_stems)
+    if not spans:
+        return None
+    anchors = _term_positions(sentence, question_stems)
+    preferred = {NUMBER: {"CARDINAL", "QUANTITY"}}.get(kind, set())
+
+    def gap(span: Span) -> int:
+        if not anchors:
+            return len(sentence.text)
+        return min(
+            0 if span.start <= a < span.end else min(abs(a - span.start), abs(a - span.end))
+            for a in anchors
+        )
+
+    span = min(spans, key=lambda s: (s.label not in preferred, gap(s), s.start))
+    return span, gap(span)
+
+
+def proximity_bonus(gap: int) -> float:
+    """Answers sit next to the words of the question: reward a span that does."""
+    return 0.15 if gap <= 20 else 0.05 if gap <= 60 else 0.0
+
+
+class ExtractiveAnswerer:
+    """Answers from the articles' own sentences; needs no LLM and no network."""
+
+    def __init__(self, evidence: EvidenceIndex) -> None:
+        self.evidence = evidence
+
+    def draft(self, question: AnalysedQuestion, query: Query, hits: list[Hit]) -> Draft:
+        scored = self.evidence.score_sentences(question, query.vector, [h.chunk for h in hits])
+        stems = {t.stem for t in question.terms}
+        qualified: list[tuple[float, ScoredSentence, Span | None]] = []
+        for candidate in scored:
+            if candidate.missing_required or candidate.score < MIN_SUPPORT:
+                continue
+            span, bonus = None, 0.0
+            if question.kind != OTHER:
+                found = best_span(candidate.sentence, question.kind, stems)
+                if found is None:
+                    continue
+                span, bonus = found[0], proximity_bonus(found[1])
+            qualified.append((candidate.score + bonus, candidate, span))
+        if not qualified:
+            return Draft(abstained=True, reason=self._why_not(question, scored))
+
+        qualified.sort(key=lambda item: -item[0])
+        best_score = qualified[0][0]
+        limit = MAX_CLAIMS.get(question.kind, DEFAULT_MAX_CLAIMS)
+        claims: list[Claim] = []
+        shown: set[str] = set()
+        for score, candidate, span in qualified:
+            if len(claims) >= limit or score < best_score - CLAIM_MARGIN:
+                break
+            claim = self._claim(candidate, span)
+            key = (claim.shown_span or claim.quote).lower()
+            if key in shown:
+                continue
+            if claims and question.kind != DATE and claim.chunk.doc_id == claims[0].chunk.doc_id:
+                continue  # a second answer is worth showing only from another article
+            shown.add(key)
+            claims.append(claim)
+        if question.kind == DATE:
+            claims.sort(key=lambda c: (c.sort_key is None, c.sort_key or ()))
+        return Draft(claims=claims)
+
+    def _claim(self, candidate: ScoredSentence, span: Span | None) -> Claim:
+        sentence = candidate.sentence
+        if span is None:
+            return Claim(chunk=candidate.chunk, quote=sentence.text)
+        text = span.text(sentence)
+        display, sort_key = text, None
+        if span.label == "DATE":
+            resolved = resolve(text, candidate.chunk.date)
+            display, sort_key = resolved.display, resolved.sort_key
+        return Claim(candidate.chunk, sentence.text, text, display, sort_key)
+
+    @staticmethod
+    def _why_not(question: AnalysedQuestion, scored: list[ScoredSentence]) -> str:
+        if not scored:
+            return "nothing relevant was retrieved"
+        missing = scored[0].missing_required
+        if missing:
+            return f"no passage mentions {', '.join(dict.fromkeys(missing))} in this context"
+        if question.kind != OTHER:
+            return f"no passage states a {question.kind} for this"
+        return "no passage is close enough to the question"

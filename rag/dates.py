@@ -1,0 +1,147 @@
+"""Resolve date expressions against the article's own date.
+
+"this year" in a 2017-07-19 article is 2017, "last year" in a 2023 article is
+2022, "on Tuesday" in an article of Wednesday 2023-05-31 is 2023-05-30. An
+article without a date gets nothing resolved: relative expressions stay as
+written and are never given a year.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+MONTHS = {
+    name: number
+    for number, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
+        start=1,
+    )
+    for name in names
+}
+WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_ORDINAL_PART = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": 4, "final": 4}
+_MONTH_RE = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
+_YEAR = re.compile(r"\b(19[5-9]\d|20\d{2})\b")
+_RELATIVE_YEAR = re.compile(
+    r"\b((?:earlier|later)\s+)?(this|last|next|previous|current)\s+year\b", re.IGNORECASE
+)
+_RELATIVE_MONTH = re.compile(r"\b(this|last|next)\s+month\b", re.IGNORECASE)
+_RELATIVE_QUARTER = re.compile(r"\b(this|last|next|current)\s+quarter\b(?!\s+of)", re.IGNORECASE)
+# Spans of time rather than points in time: they answer "how long", not "when".
+_COUNT = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|few|several|couple of)"
+_DURATION = re.compile(
+    r"\b(years|months|weeks|days|quarters|decades)\b|"
+    r"\b" + _COUNT + r"\s+(year|month|week|day|quarter|decade)s?\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class ResolvedDate:
+    text: str  # as written in the article
+    display: str  # relative parts replaced by absolute ones, when the article date allows
+    sort_key: tuple[int, int, int] | None  # (year, month, day) of the start; None if unknown
+
+    @property
+    def changed(self) -> bool:
+        return self.display != self.text
+
+
+def parse_iso(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+def is_point_in_time(text: str) -> bool:
+    """False for durations ("nine months", "the next three years")."""
+    return not _DURATION.search(text)
+
+
+_TIME_WORD = re.compile(
+    r"\b(19|20)\d{2}\b|\bQ[1-4]\b|\b" + _MONTH_RE + r"\b|\b(" + "|".join(WEEKDAYS) + r")\b|"
+    r"\b(year|month|quarter|half|week|today|yesterday|tomorrow|decade|century)\b",
+    re.IGNORECASE,
+)
+
+
+def names_a_time(text: str) -> bool:
+    """True when ``text`` names a time ("Q1 2023", "last year"), not a bare number ("4")."""
+    return bool(_TIME_WORD.search(text))
+
+
+def resolve(text: str, article_date: str | None) -> ResolvedDate:
+    """Absolute reading of a date expression taken from an article dated ``article_date``."""
+    anchor = parse_iso(article_date)
+    display = text
+    year = month = day = None
+
+    if anchor is not None:
+
+        def year_for(match: re.Match) -> str:
+            offset = {"last": -1, "previous": -1, "next": 1}.get(match.group(2).lower(), 0)
+            prefix = f"{match.group(1).strip()} in " if match.group(1) else ""
+            return f"{prefix}{anchor.year + offset}"
+
+        display = _RELATIVE_YEAR.sub(year_for, display)
+
+        def month_for(match: re.Match) -> str:
+            offset = {"last": -1, "next": 1}.get(match.group(1).lower(), 0)
+            absolute = anchor.month - 1 + offset
+            y, m = anchor.year + absolute // 12, absolute % 12 + 1
+            return date(y, m, 1).strftime("%B %Y")
+
+        display = _RELATIVE_MONTH.sub(month_for, display)
+
+        def quarter_for(match: re.Match) -> str:
+            offset = {"last": -1, "next": 1}.get(match.group(1).lower(), 0)
+            absolute = (anchor.month - 1) // 3 + offset
+            return f"Q{absolute % 4 + 1} {anchor.year + absolute // 4}"
+
+        display = _RELATIVE_QUARTER.sub(quarter_for, display)
+        if re.fullmatch(r"\W*(today|this week)\W*", display, re.IGNORECASE):
+            display = anchor.strftime("%-d %B %Y")
+        weekday = re.fullmatch(r"\W*(on\s+)?(" + "|".join(WEEKDAYS) + r")\W*", display, re.I)
+        if weekday:
+            back = (anchor.weekday() - WEEKDAYS.index(weekday.group(2).lower())) % 7
+            display = (anchor - timedelta(days=back)).strftime("%A %-d %B %Y")
+
+    if found := _YEAR.search(display):
+        year = int(found.group(1))
+    if found := re.search(r"\b(\d{1,2})\s+(" + _MONTH_RE + r")\b", display, re.I):
+        day, month = int(found.group(1)), MONTHS[found.group(2).lower().rstrip(".")]
+    elif found := re.search(r"\b(" + _MONTH_RE + r")\s+(\d{1,2})\b(?!\d)", display, re.I):
+        month, day = MONTHS[found.group(1).lower().rstrip(".")], int(found.group(2))
+    elif found := re.search(r"\b(" + _MONTH_RE + r")\b", display, re.I):
+        month = MONTHS[found.group(1).lower().rstrip(".")]
+    if month is None and (found := re.search(r"\bQ([1-4])\b", display, re.I)):
+        month = (int(found.group(1)) - 1) * 3 + 1
+    if month is None and (found := re.search(r"\b(\w+)\s+quarter\b", display, re.I)):
+        part = _ORDINAL_PART.get(found.group(1).lower())
+        month = (part - 1) * 3 + 1 if part else None
+    if month is None and (found := re.search(r"\b(first|second)\s+half\b", display, re.I)):
+        month = 1 if found.group(1).lower() == "first" else 7
+
+    # A month and day with no year, in a dated article: the latest such day on or before it.
+    if year is None and month is not None and anchor is not None and display == text:
+        year = anchor.year if (month, day or 1) <= (anchor.month, anchor.day) else anchor.year - 1
+        display = f"{text}, {year}"
+    if year is None:
+        return ResolvedDate(text, display, None)
+    return ResolvedDate(text, display, (year, month or 1, day or 1))

@@ -1,0 +1,125 @@
+"""Sentence-level evidence: every sentence's terms, vector and context, scored against a question.
+
+Built once per loaded index (no spaCy, no model calls): the answerer only does
+dot products and set look-ups per question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from .chunking import Chunk
+from .index import Index
+from .nlp import Sentence
+from .question import AnalysedQuestion
+from .terms import STOP_WORDS, stem, terms, words
+
+CONTEXT_WEIGHT = 0.5  # a term found only in the neighbouring sentence or the title counts half
+
+
+@dataclass(frozen=True)
+class ScoredSentence:
+    sentence: Sentence
+    chunk: Chunk  # a retrieved chunk that contains the sentence
+    dense: float  # cosine similarity to the question
+    coverage: float  # idf-weighted share of the question's key terms found
+    missing_required: tuple[str, ...]  # required key terms found neither here nor in context
+    retrieval_rank: int  # rank of the chunk it came from (1 = best)
+
+    @property
+    def score(self) -> float:
+        return self.dense + self.coverage
+
+
+class EvidenceIndex:
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.sentence_terms: dict[str, list[frozenset[str]]] = {
+            doc_id: [frozenset(terms(s.text)) for s in sentences]
+            for doc_id, sentences in index.sentences.items()
+        }
+        frequency: Counter[str] = Counter(
+            t for per_doc in self.sentence_terms.values() for st in per_doc for t in st
+        )
+        self.sentence_count = sum(len(s) for s in index.sentences.values())
+        self.idf = {t: math.log(1 + self.sentence_count / n) for t, n in frequency.items()}
+        self.unseen_idf = math.log(1 + self.sentence_count)
+        self.proper_nouns = _proper_nouns(index)
+        # What an article is about: its title, and the names it keeps repeating.
+        self.topic_terms: dict[str, frozenset[str]] = {}
+        for doc_id, per_sentence in self.sentence_terms.items():
+            counts = Counter(t for st in per_sentence for t in st)
+            repeated = {t for t, n in counts.items() if n >= 3 and t in self.proper_nouns}
+            self.topic_terms[doc_id] = frozenset(terms(index.articles[doc_id].title)) | repeated
+
+    def weight(self, term: str) -> float:
+        return self.idf.get(term, self.unseen_idf)
+
+    def score_sentences(
+        self, question: AnalysedQuestion, query_vector: np.ndarray, chunks: list[Chunk]
+    ) -> list[ScoredSentence]:
+        """Every sentence of the retrieved chunks, scored; best first."""
+        seen: set[tuple[str, int]] = set()
+        scored: list[ScoredSentence] = []
+        total = sum(self.weight(t.stem) for t in question.terms) or 1.0
+        for rank, chunk in enumerate(chunks, start=1):
+            doc_id = chunk.doc_id
+            sentences = self.index.sentences[doc_id]
+            vectors = self.index.sentence_vectors[doc_id]
+            title_terms = self.topic_terms[doc_id]
+            for i in range(chunk.first_sentence, chunk.last_sentence + 1):
+                if (doc_id, i) in seen:
+                    continue
+                seen.add((doc_id, i))
+                own = self.sentence_terms[doc_id][i]
+                context = (
+                    self.sentence_terms[doc_id][i - 1] if i > 0 else frozenset()
+                ) | title_terms
+                gained, missing = 0.0, []
+                for term in question.terms:
+                    if term.stem in own:
+                        gained += self.weight(term.stem)
+                    elif term.stem in context:
+                        gained += CONTEXT_WEIGHT * self.weight(term.stem)
+                    elif term.required:
+                        missing.append(term.word)
+                scored.append(
+                    ScoredSentence(
+                        sentence=sentences[i],
+                        chunk=chunk,
+                        dense=float(vectors[i] @ query_vector),
+                        coverage=gained / total,
+                        missing_required=tuple(missing),
+                        retrieval_rank=rank,
+                    )
+                )
+        scored.sort(key=lambda s: -s.score)
+        return scored
+
+    def best_sentence(self, chunk: Chunk, query_vector: np.ndarray) -> Sentence:
+        """The sentence of ``chunk`` most similar to the question (for related reading)."""
+        sentences = self.index.sentences[chunk.doc_id]
+        vectors = self.index.sentence_vectors[chunk.doc_id]
+        rows = range(chunk.first_sentence, chunk.last_sentence + 1)
+        return sentences[max(rows, key=lambda i: float(vectors[i] @ query_vector))]
+
+
+def _proper_nouns(index: Index) -> frozenset[str]:
+    """Stems of words the articles (nearly) always write capitalised mid-sentence."""
+    capitalised: Counter[str] = Counter()
+    occurrences: Counter[str] = Counter()
+    for sentences in index.sentences.values():
+        for sentence in sentences:
+            for position, match in enumerate(re.finditer(r"[A-Za-z][\w'’-]*", sentence.text)):
+                for word in words(match.group(0)):
+                    occurrences[word] += 1
+                    if position > 0 and match.group(0)[:1].isupper():
+                        capitalised[word] += 1
+    return frozenset(
+        stem(w) for w, n in occurrences.items() if w not in STOP_WORDS and capitalised[w] >= 0.7 * n
+    )

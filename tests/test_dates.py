@@ -1,0 +1,46 @@
+import pytest
+
+from rag.dates import is_point_in_time, names_a_time, resolve
+
+
+@pytest.mark.parametrize(
+    "text,article_date,display,key",
+    [
+        ("this year", "2017-07-19", "2017", (2017, 1, 1)),
+        ("last year", "2023-05-31", "2022", (2022, 1, 1)),
+        ("the first half of this year", "2017-07-19", "the first half of 2017", (2017, 1, 1)),
+        ("May this year", "2017-07-19", "May 2017", (2017, 5, 1)),
+        ("this month", "2017-07-19", "July 2017", (2017, 7, 1)),
+        ("this quarter", "2017-07-19", "Q3 2017", (2017, 7, 1)),
+        ("Tuesday", "2023-05-31", "Tuesday 30 May 2023", (2023, 5, 30)),
+        ("May 29", "2023-05-31", "May 29, 2023", (2023, 5, 29)),
+        ("December 29", "2023-05-31", "December 29, 2022", (2022, 12, 29)),
+        ("today", "2018-11-20", "20 November 2018", (2018, 11, 20)),
+        ("the last quarter of 2022", None, "the last quarter of 2022", (2022, 10, 1)),
+        ("Q1 2023", None, "Q1 2023", (2023, 1, 1)),
+    ],
+)
+def test_resolution_against_article_date(text, article_date, display, key):
+    resolved = resolve(text, article_date)
+    assert resolved.display == display
+    assert resolved.sort_key == key
+
+
+@pytest.mark.parametrize("text", ["last year", "this year", "July last year", "May 29"])
+def test_undated_articles_get_no_year(text):
+    resolved = resolve(text, None)
+    assert resolved.display == text and resolved.sort_key is None
+
+
+@pytest.mark.parametrize(
+    "text,point",
+    [("nine months", False), ("the next three years", False), ("the coming years", False),
+     ("Q1 2023", True), ("last year", True), ("this month", True)],
+)
+def test_durations_are_not_points_in_time(text, point):
+    assert is_point_in_time(text) is point
+
+
+def test_bare_numbers_are_not_times():
+    assert not names_a_time("4")
+    assert names_a_time("Q4 2016") and names_a_time("last year")

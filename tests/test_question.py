@@ -1,0 +1,93 @@
+import pytest
+
+from rag.errors import RagError
+from rag.question import (
+    DATE, MONEY, NAME, NUMBER, OTHER, PERCENT, PLACE, analyse_question, answer_type,
+    normalise_question, rewrite_with_history,
+)
+
+
+@pytest.mark.parametrize(
+    "question,kind",
+    [
+        ("When did the company open its first store?", DATE),
+        ("in which year was the plant built", DATE),
+        ("How many people work there?", NUMBER),
+        ("how much revenue did it make", MONEY),
+        ("What percentage of phones are made locally?", PERCENT),
+        ("Who runs the Indian business?", NAME),
+        ("which company assembles the TVs", NAME),
+        ("Where are the new stores?", PLACE),
+        ("which cities get new showrooms", PLACE),
+        ("Why is the firm investing in villages?", OTHER),
+        ("What is the company banking on?", OTHER),
+    ],
+)
+def test_answer_type(question, kind):
+    assert answer_type(question) == kind
+
+
+def test_who_is_a_named_person_asks_for_a_description():
+    assert analyse_question("Who is Atul Lall?").kind == OTHER
+    assert analyse_question("Who is the chairman of Dixon?").kind == NAME
+
+
+def test_names_and_numbers_are_required_terms():
+    analysed = analyse_question("How many stores did Acme open in Kenya in 2019?")
+    required = {t.stem for t in analysed.required}
+    assert required == {"acm", "kenya", "2019"}
+    assert "store" in {t.stem for t in analysed.terms}
+
+
+def test_corpus_proper_nouns_make_lowercase_names_required():
+    analysed = analyse_question("who is the ceo of acme", proper_nouns=frozenset({"acm"}))
+    assert {t.stem for t in analysed.required} == {"acm"}
+
+
+def test_context_terms_are_never_required():
+    analysed = analyse_question("who took over?", context="Acme drop 2022")
+    assert not analysed.required
+    assert {"acm", "drop", "2022"} <= {t.stem for t in analysed.terms}
+
+
+@pytest.mark.parametrize(
+    "history,question,expected",
+    [
+        (["When did Acme drop to third?"], "and who took the top spot?",
+         "who took the top spot (Acme drop to third)?"),
+        (["When did Acme drop to third?"], "what about 2023?", "When did Acme drop to third in 2023?"),
+        (["What was Acme's revenue in 2017?"], "and in 2016?", "What was Acme's revenue in 2016?"),
+        (["When did Acme open stores in Pune?"], "what about Delhi?",
+         "When did Acme open stores in Delhi?"),
+        (["Who founded Acme?"], "what is its revenue target?", "what is Acme's revenue target?"),
+        (["Who founded Acme?"], "How many stores does Beta Corp have?",
+         "How many stores does Beta Corp have?"),
+        ([], "and who took the top spot?", "and who took the top spot?"),
+    ],
+)
+def test_follow_ups_are_rewritten_standalone(history, question, expected):
+    assert rewrite_with_history(question, history).standalone == expected
+
+
+def test_history_in_chat_message_form_and_chained_follow_ups():
+    history = [
+        {"role": "user", "content": "When did Acme drop to third?"},
+        {"role": "assistant", "content": "In 2022 [1]."},
+        {"role": "user", "content": "what about 2023?"},
+        {"role": "assistant", "content": "..."},
+    ]
+    assert rewrite_with_history("and 2024?", history).standalone == (
+        "When did Acme drop to third in 2024?"
+    )
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t ", "\x00\x01", "🙂🙂🙂", "?!"])
+def test_unaskable_input_is_a_clear_error(bad):
+    with pytest.raises(RagError):
+        normalise_question(bad)
+
+
+def test_huge_question_is_refused_and_control_characters_removed():
+    with pytest.raises(RagError, match="characters"):
+        normalise_question("why " * 25_000)
+    assert normalise_question("when\x00 did\x1b it\nhappen?") == "when did it happen?"
