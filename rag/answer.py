@@ -81,31 +81,30 @@ def candidate_spans(sentence: Sentence, kind: str, question_stems: set[str]) -> 
     return kept
 
 
-def _term_positions(sentence: Sentence, question_stems: set[str]) -> list[int]:
+def _term_positions(sentence: Sentence, question_stems: set[str]) -> list[tuple[int, int]]:
+    """Character spans of the words in ``sentence`` that are question terms."""
     return [
-        m.start()
+        m.span()
         for m in re.finditer(r"[\w$%]+", sentence.text)
         if any(t in question_stems for t in terms(m.group(0)))
     ]
 
 
-def best_span(sentence: Sentence, kind: str, question_stems: set[str]) -> tuple[Span, int] | None:
+def best_span(
+    sentence: Sentence, kind: str, question_stems: set[str], prefer: frozenset[str] = frozenset()
+) -> tuple[Span, int] | None:
     """The candidate span closest to the question's terms, and that distance in characters."""
     spans = candidate_spans(sentence, kind, question_stems)
     if not spans:
         return None
     anchors = _term_positions(sentence, question_stems)
-    preferred = {NUMBER: {"CARDINAL", "QUANTITY"}}.get(kind, set())
 
     def gap(span: Span) -> int:
         if not anchors:
             return len(sentence.text)
-        return min(
-            0 if span.start <= a < span.end else min(abs(a - span.start), abs(a - span.end))
-            for a in anchors
-        )
+        return min(max(0, span.start - end, start - span.end) for start, end in anchors)
 
-    span = min(spans, key=lambda s: (s.label not in preferred, gap(s), s.start))
+    span = min(spans, key=lambda s: (s.label not in prefer, gap(s), s.start))
     return span, gap(span)
 
 
@@ -129,7 +128,7 @@ class ExtractiveAnswerer:
                 continue
             span, bonus = None, 0.0
             if question.kind != OTHER:
-                found = best_span(candidate.sentence, question.kind, stems)
+                found = best_span(candidate.sentence, question.kind, stems, question.prefer)
                 if found is None:
                     continue
                 span, bonus = found[0], proximity_bonus(found[1])

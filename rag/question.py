@@ -170,6 +170,7 @@ class AnalysedQuestion:
     text: str
     kind: str
     terms: tuple[KeyTerm, ...]
+    prefer: frozenset[str] = frozenset()  # entity labels most likely to hold the answer
 
     @property
     def required(self) -> tuple[KeyTerm, ...]:
@@ -209,10 +210,27 @@ def analyse_question(
     if kind == NAME and (match := _WHO_IS_NAME.match(text)):
         named = match.group(3).strip()
         rest = {stem(w) for w in words(named) if w not in STOP_WORDS}
-        is_role = re.match(r"(the|a|an)\b", named, re.I)
+        # "the CEO of X", "Xiaomi's founder" name a role: the answer is a name.
+        is_role = re.match(r"(the|a|an)\b", named, re.I) or re.search(r"['’]s\b", named)
         if rest and not is_role and all(t.required for t in key_terms if t.stem in rest):
             kind = OTHER
-    return AnalysedQuestion(text=text, kind=kind, terms=tuple(key_terms))
+    return AnalysedQuestion(
+        text=text, kind=kind, terms=tuple(key_terms), prefer=preferred_labels(text, kind)
+    )
+
+
+_ASKS_FOR_ORGANISATION = re.compile(
+    r"\b(which|what) (company|companies|firm|brand|manufacturer|partner|startup|start-up|vendor|"
+    r"competitor|rival|bank|agency|research firm|newspaper)\b",
+    re.I,
+)
+
+
+def preferred_labels(text: str, kind: str) -> frozenset[str]:
+    """Within a type, the labels to try first ("who" wants a person, "which firm" an ORG)."""
+    if kind == NAME:
+        return frozenset({"ORG"} if _ASKS_FOR_ORGANISATION.search(text) else {"PERSON"})
+    return frozenset({NUMBER: {"CARDINAL", "QUANTITY"}, PLACE: {"GPE"}}.get(kind, set()))
 
 
 # -- follow-ups ----------------------------------------------------------------

@@ -96,23 +96,39 @@ class BM25Retriever:
 
 
 class HybridRetriever:
-    """Dense and BM25 rankings fused with reciprocal rank fusion."""
+    """Dense and BM25 rankings fused with reciprocal rank fusion.
 
-    def __init__(self, index: Index, *, depth: int = 30, rrf_k: int = RRF_K) -> None:
+    Each method's own top ``quota`` passages are always kept: on a small corpus
+    every passage sits in both lists, and plain RRF can push out the one
+    passage that alone contains a rare query word (or alone paraphrases it).
+    """
+
+    def __init__(
+        self, index: Index, *, depth: int = 30, rrf_k: int = RRF_K, quota: int = 1
+    ) -> None:
         self.index = index
         self.dense = DenseRetriever(index)
         self.bm25 = BM25Retriever(index)
         self.depth = depth
         self.rrf_k = rrf_k
+        self.quota = quota
 
     def search(self, query: Query, *, k: int) -> list[Hit]:
         depth = max(self.depth, k)
         dense_rows, _ = self.dense.ranking(query, depth)
         bm25_rows, _ = self.bm25.ranking(query, depth)
         fused = reciprocal_rank_fusion([dense_rows, bm25_rows], k=self.rrf_k)
+        ordered = sorted(fused, key=lambda row: (-fused[row], row))
+        best = ordered[:k]
+        if k > 2 * self.quota:
+            protected = dense_rows[: self.quota] + bm25_rows[: self.quota]
+            for row in protected:
+                if row not in best:
+                    victim = next(r for r in reversed(best) if r not in protected)
+                    best[best.index(victim)] = row
+            best.sort(key=lambda row: (-fused[row], row))
         dense_rank = {row: rank for rank, row in enumerate(dense_rows, start=1)}
         bm25_rank = {row: rank for rank, row in enumerate(bm25_rows, start=1)}
-        best = sorted(fused, key=lambda row: (-fused[row], row))[:k]
         return [
             Hit(
                 self.index.chunks[row],
