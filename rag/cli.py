@@ -278,3 +278,24 @@ def evaluate(settings: Settings, gold_path: Path, out_dir: Path, no_rebuild: boo
         f"{o['latency_answer_p95_ms']:.1f} | total {o['latency_total_p50_ms']:.1f}/"
         f"{o['latency_total_p95_ms']:.1f}"
     )
+
+
+@cli.command()
+@settings_options
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--share", is_flag=True, help="Also open a public Gradio share link (off by default).")
+@click.option("--no-rebuild", is_flag=True, help="Stop instead of (re)building the index.")
+def chat(settings: Settings, host: str, port: int, share: bool, no_rebuild: bool):
+    """Serve the chat window (builds or refreshes the index first if needed)."""
+    import socket
+
+    with socket.socket() as probe:  # a clear message beats a traceback from deep in uvicorn
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if probe.connect_ex((host, port)) == 0:
+            raise RagError(f"port {port} on {host} is already in use; try --port {port + 1}")
+    engine = load_engine(settings, allow_rebuild=not no_rebuild)
+    from ui.app import launch
+
+    click.echo(f"Serving the chat window on http://{host}:{port}  (Ctrl+C to stop)")
+    launch(engine, host=host, port=port, share=share, feedback_path=settings.feedback_file)

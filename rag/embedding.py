@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from functools import cached_property
 from pathlib import Path
 
@@ -63,6 +64,9 @@ class Embedder:
     def __init__(self, directory: Path | None = None) -> None:
         self.directory = directory or model_dir()
         verify_weights(self.directory)
+        # The fast tokenizer is not safe to call from several threads at once
+        # (the chat window serves concurrent users); an encode takes milliseconds.
+        self._lock = threading.Lock()
 
     @cached_property
     def model(self):
@@ -84,13 +88,14 @@ class Embedder:
     def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode(
-            texts,
-            batch_size=batch_size,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-            show_progress_bar=False,
-        )
+        with self._lock:
+            vectors = self.model.encode(
+                texts,
+                batch_size=batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     @property

@@ -1,0 +1,30 @@
+"""Twenty simultaneous sessions through the queue all get correct answers."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+QUESTIONS = [
+    ("When did Xiaomi drop to third?", "2023"),
+    ("How many rural stores did Xiaomi open?", "500"),
+    ("Who is Xiaomi's founder?", "Lei Jun"),
+    ("Who is the CEO of Samsung India?", "don't say"),
+]
+
+
+def test_twenty_simultaneous_sessions(served):
+    from gradio_client import Client
+
+    url, _ = served
+
+    def session(number: int) -> tuple[str, str]:
+        question, expected = QUESTIONS[number % len(QUESTIONS)]
+        client = Client(url, verbose=False)
+        _, history, sources = client.predict(question, [], 5, False, api_name="/ask")
+        text = " ".join(part["text"] for message in history if message["role"] == "assistant"
+                        for part in message["content"] if part.get("type") == "text")
+        return expected, text
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(session, range(20)))
+    assert len(outcomes) == 20
+    for expected, text in outcomes:
+        assert expected in text.replace("&#x27;", "'").replace("’", "'"), text
