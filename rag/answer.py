@@ -16,12 +16,14 @@ from .citations import Claim
 from .dates import is_point_in_time, names_a_time, resolve
 from .evidence import EvidenceIndex, ScoredSentence
 from .nlp import Sentence
-from .question import DATE, ENTITY_LABELS, NUMBER, OTHER, AnalysedQuestion
+from .question import AMOUNT, DATE, ENTITY_LABELS, NUMBER, OTHER, AnalysedQuestion
 from .retrieve import Hit, Query
 from .terms import terms
 
 # Evidence must be about the question: similarity plus key-term coverage.
 MIN_SUPPORT = 0.75
+# A sentence that shares none of the question's own words must be a close paraphrase.
+MIN_PARAPHRASE_SIMILARITY = 0.72
 # Further claims must score nearly as well as the best one.
 CLAIM_MARGIN = 0.12
 MAX_CLAIMS = {DATE: 3}
@@ -56,15 +58,24 @@ _NUMBER = re.compile(
 )
 
 
-def candidate_spans(sentence: Sentence, kind: str, question_stems: set[str]) -> list[Span]:
-    """Spans of ``sentence`` that could answer a question of type ``kind``."""
+def candidate_spans(
+    sentence: Sentence,
+    kind: str,
+    question_stems: set[str],
+    uninformative: frozenset[str] = frozenset(),
+) -> list[Span]:
+    """Spans of ``sentence`` that could answer a question of type ``kind``.
+
+    A span made only of the question's own words, or of words nearly every
+    article sentence uses ("India" in a corpus about India), answers nothing.
+    """
     labels = ENTITY_LABELS.get(kind, set())
     spans = [
         Span(e.start - sentence.start, e.end - sentence.start, e.label)
         for e in sentence.entities
         if e.label in labels
     ]
-    if kind == NUMBER:  # spaCy misses some bare numbers; a digit run is a number.
+    if kind in (NUMBER, AMOUNT):  # spaCy misses some bare numbers; a digit run is one.
         taken = [(e.start - sentence.start, e.end - sentence.start) for e in sentence.entities]
         for match in _NUMBER.finditer(sentence.text):
             if not any(a <= match.start() < b for a, b in taken):
@@ -73,8 +84,8 @@ def candidate_spans(sentence: Sentence, kind: str, question_stems: set[str]) -> 
     for span in spans:
         text = span.text(sentence)
         span_terms = set(terms(text))
-        if span_terms and span_terms <= question_stems:
-            continue  # the question's own words are not its answer
+        if span_terms and span_terms <= question_stems | uninformative:
+            continue
         if kind == DATE and not (is_point_in_time(text) and names_a_time(text)):
             continue
         kept.append(span)
@@ -91,10 +102,14 @@ def _term_positions(sentence: Sentence, question_stems: set[str]) -> list[tuple[
 
 
 def best_span(
-    sentence: Sentence, kind: str, question_stems: set[str], prefer: frozenset[str] = frozenset()
+    sentence: Sentence,
+    kind: str,
+    question_stems: set[str],
+    prefer: frozenset[str] = frozenset(),
+    uninformative: frozenset[str] = frozenset(),
 ) -> tuple[Span, int] | None:
     """The candidate span closest to the question's terms, and that distance in characters."""
-    spans = candidate_spans(sentence, kind, question_stems)
+    spans = candidate_spans(sentence, kind, question_stems, uninformative)
     if not spans:
         return None
     anchors = _term_positions(sentence, question_stems)
@@ -126,9 +141,17 @@ class ExtractiveAnswerer:
         for candidate in scored:
             if candidate.missing_required or candidate.score < MIN_SUPPORT:
                 continue
+            if not candidate.states_predicate and candidate.dense < MIN_PARAPHRASE_SIMILARITY:
+                continue
             span, bonus = None, 0.0
             if question.kind != OTHER:
-                found = best_span(candidate.sentence, question.kind, stems, question.prefer)
+                found = best_span(
+                    candidate.sentence,
+                    question.kind,
+                    stems,
+                    question.prefer,
+                    self.evidence.common_terms,
+                )
                 if found is None:
                     continue
                 span, bonus = found[0], proximity_bonus(found[1])

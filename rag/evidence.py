@@ -20,6 +20,7 @@ from .question import AnalysedQuestion
 from .terms import STOP_WORDS, stem, terms, words
 
 CONTEXT_WEIGHT = 0.5  # a term found only in the neighbouring sentence or the title counts half
+COMMON_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class ScoredSentence:
     coverage: float  # idf-weighted share of the question's key terms found
     missing_required: tuple[str, ...]  # required key terms found neither here nor in context
     retrieval_rank: int  # rank of the chunk it came from (1 = best)
+    states_predicate: bool  # the sentence itself uses a word of what the question asks about
 
     @property
     def score(self) -> float:
@@ -50,12 +52,20 @@ class EvidenceIndex:
         self.idf = {t: math.log(1 + self.sentence_count / n) for t, n in frequency.items()}
         self.unseen_idf = math.log(1 + self.sentence_count)
         self.proper_nouns = _proper_nouns(index)
+        # Words in more than a fifth of all sentences: too common to be an answer.
+        self.common_terms = frozenset(
+            t for t, n in frequency.items() if n > COMMON_SHARE * self.sentence_count
+        )
         # What an article is about: its title, and the names it keeps repeating.
         self.topic_terms: dict[str, frozenset[str]] = {}
         for doc_id, per_sentence in self.sentence_terms.items():
             counts = Counter(t for st in per_sentence for t in st)
             repeated = {t for t, n in counts.items() if n >= 3 and t in self.proper_nouns}
-            self.topic_terms[doc_id] = frozenset(terms(index.articles[doc_id].title)) | repeated
+            # The article's own year covers "in 2017" for every sentence of a 2017 article.
+            year = {index.articles[doc_id].date[:4]} if index.articles[doc_id].date else set()
+            self.topic_terms[doc_id] = (
+                frozenset(terms(index.articles[doc_id].title)) | repeated | year
+            )
 
     def weight(self, term: str) -> float:
         return self.idf.get(term, self.unseen_idf)
@@ -94,6 +104,7 @@ class EvidenceIndex:
                         chunk=chunk,
                         dense=float(vectors[i] @ query_vector),
                         coverage=gained / total,
+                        states_predicate=not question.predicate or bool(question.predicate & own),
                         missing_required=tuple(missing),
                         retrieval_rank=rank,
                     )

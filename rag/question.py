@@ -36,9 +36,10 @@ def normalise_question(text: str) -> str:
 
 # -- what kind of answer is wanted ---------------------------------------------
 
-DATE, NUMBER, MONEY, PERCENT, NAME, PLACE, OTHER = (
+DATE, NUMBER, AMOUNT, MONEY, PERCENT, NAME, PLACE, OTHER = (
     "date",
     "number",
+    "amount",
     "money",
     "percent",
     "name",
@@ -52,9 +53,11 @@ ENTITY_LABELS = {
     DATE: {"DATE"},
     MONEY: {"MONEY"},
     PERCENT: {"PERCENT"},
-    NUMBER: {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"},
+    NUMBER: {"CARDINAL", "QUANTITY"},  # "how many": a count, not a share or a sum
+    AMOUNT: {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"},  # "how much", "by how much"
     NAME: {"PERSON", "ORG", "GPE", "PRODUCT", "FAC"},
-    PLACE: {"GPE", "LOC", "FAC"},
+    # Places too: spaCy's small model often tags "Andhra Pradesh" or "Delhi NCR" as a name.
+    PLACE: {"GPE", "LOC", "FAC", "ORG", "PERSON"},
 }
 
 _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
@@ -71,7 +74,8 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
         PERCENT,
         re.compile(
             r"\b(what|which|how much) (percent|percentage|share|proportion)\b|"
-            r"\bby what (percent|percentage)\b|\bby how much\b|\bhow big a share\b",
+            r"\bwhat (market|online|offline) share\b|"
+            r"\bby what (percent|percentage)\b|\bhow big a share\b",
             re.I,
         ),
     ),
@@ -82,18 +86,21 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
             r"did .* (earn|make|invest|raise|spend))"
             r"|\bhow much\b.*\b(revenue|cost|costs|price|worth|earn|invest|turnover|income|sales)\b"
             r"|\bwhat (was|is|were|are)\b.*\b(revenue|turnover|valuation|price)\b"
-            r"|\b(revenue|sales) (target|goal|figure)\b|\bwhat (revenue|turnover|amount)\b",
+            r"|\b(revenue|sales) (target|goal|figure)\b|\bwhat (revenue|turnover|amount)\b"
+            r"|\b(what|which|how big a|how large a) (fine|penalty|price|cost|salary|fee|"
+            r"valuation|budget|investment)\b",
             re.I,
         ),
     ),
     (
         NUMBER,
         re.compile(
-            r"\bhow many\b|\bhow much\b|\bwhat number of\b|\bnumber of\b.*\?$|"
+            r"\bhow many\b|\bwhat number of\b|\bnumber of\b.*\?$|"
             r"\bhow (large|big|high)\b.*\b(count|number)\b",
             re.I,
         ),
     ),
+    (AMOUNT, re.compile(r"\bhow much\b|\bby how much\b|\bby what factor\b", re.I)),
     (
         PLACE,
         re.compile(
@@ -163,6 +170,7 @@ class KeyTerm:
     stem: str
     word: str  # as typed
     required: bool  # a name or number: evidence must mention it
+    from_context: bool = False  # carried over from an earlier turn
 
 
 @dataclass(frozen=True)
@@ -175,6 +183,11 @@ class AnalysedQuestion:
     @property
     def required(self) -> tuple[KeyTerm, ...]:
         return tuple(t for t in self.terms if t.required)
+
+    @property
+    def predicate(self) -> frozenset[str]:
+        """Stems of what the question says about its names ("heads", "founded", "open")."""
+        return frozenset(t.stem for t in self.terms if not t.required and not t.from_context)
 
 
 def analyse_question(
@@ -205,7 +218,7 @@ def analyse_question(
     for word in words(context):
         if word not in STOP_WORDS and word not in QUESTION_WORDS and stem(word) not in seen:
             seen.add(stem(word))
-            key_terms.append(KeyTerm(stem(word), word, False))
+            key_terms.append(KeyTerm(stem(word), word, False, from_context=True))
     # "Who is <name>?" asks for a description, not for another name.
     if kind == NAME and (match := _WHO_IS_NAME.match(text)):
         named = match.group(3).strip()
@@ -230,7 +243,7 @@ def preferred_labels(text: str, kind: str) -> frozenset[str]:
     """Within a type, the labels to try first ("who" wants a person, "which firm" an ORG)."""
     if kind == NAME:
         return frozenset({"ORG"} if _ASKS_FOR_ORGANISATION.search(text) else {"PERSON"})
-    return frozenset({NUMBER: {"CARDINAL", "QUANTITY"}, PLACE: {"GPE"}}.get(kind, set()))
+    return frozenset({NUMBER: {"CARDINAL", "QUANTITY"}, PLACE: {"GPE", "LOC"}}.get(kind, set()))
 
 
 # -- follow-ups ----------------------------------------------------------------
