@@ -86,6 +86,13 @@ def candidate_spans(
         span_terms = set(terms(text))
         if span_terms and span_terms <= question_stems | uninformative:
             continue
+        if not re.match(r"[\w$₹€£]", text) or not re.search(r"[A-Za-z0-9]{2,}", text):
+            continue  # punctuation fragments such as "& MD"
+        informative = span_terms - uninformative
+        if kind not in (DATE, NUMBER, AMOUNT) and informative and (
+            2 * len(informative & question_stems) >= len(informative)
+        ):
+            continue  # mostly the question's own name: "Optiemus Electronics" for "Optiemus"
         if kind == DATE and not (is_point_in_time(text) and names_a_time(text)):
             continue
         kept.append(span)

@@ -42,7 +42,8 @@ class EvidenceIndex:
     def __init__(self, index: Index) -> None:
         self.index = index
         self.sentence_terms: dict[str, list[frozenset[str]]] = {
-            doc_id: [frozenset(terms(s.text)) for s in sentences]
+            doc_id: [frozenset(terms(s.text)) | frozenset(terms(" ".join(s.lemmas)))
+                     for s in sentences]
             for doc_id, sentences in index.sentences.items()
         }
         frequency: Counter[str] = Counter(
@@ -104,7 +105,8 @@ class EvidenceIndex:
                         chunk=chunk,
                         dense=float(vectors[i] @ query_vector),
                         coverage=gained / total,
-                        states_predicate=not question.predicate or bool(question.predicate & own),
+                        states_predicate=not question.predicate
+                        or bool((question.predicate | question.numbers) & own),
                         missing_required=tuple(missing),
                         retrieval_rank=rank,
                     )
@@ -128,9 +130,10 @@ def _proper_nouns(index: Index) -> frozenset[str]:
         for sentence in sentences:
             for position, match in enumerate(re.finditer(r"[A-Za-z][\w'’-]*", sentence.text)):
                 for word in words(match.group(0)):
-                    occurrences[word] += 1
+                    if word in STOP_WORDS:
+                        continue
+                    # Counted per stem: "Bank of China" does not make "banking" a name.
+                    occurrences[stem(word)] += 1
                     if position > 0 and match.group(0)[:1].isupper():
-                        capitalised[word] += 1
-    return frozenset(
-        stem(w) for w, n in occurrences.items() if w not in STOP_WORDS and capitalised[w] >= 0.7 * n
-    )
+                        capitalised[stem(word)] += 1
+    return frozenset(s for s, n in occurrences.items() if capitalised[s] >= 0.7 * n)

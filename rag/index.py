@@ -36,7 +36,7 @@ from .nlp import Entity, Sentence, analyse
 from .settings import Settings
 from .terms import terms
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 # Bump when what is embedded changes (e.g. the text a sentence vector is made from).
 EMBEDDING_RECIPE = 2
 CURRENT = "current"
@@ -152,8 +152,9 @@ def load_index(index_dir: Path) -> Index:
                     end=e,
                     text=article.body[s:e],
                     entities=tuple(Entity(*ent) for ent in ents),
+                    lemmas=tuple(lemmas),
                 )
-                for s, e, ents in doc_sentences
+                for s, e, ents, lemmas in doc_sentences
             ]
         chunks = [Chunk(**record) for record in _read_jsonl(root / "chunks.jsonl")]
         dense = faiss.read_index(str(root / "chunks.faiss"))
@@ -322,7 +323,7 @@ def _write_build(
                 record = asdict(article)
                 record.pop("dropped")
                 record["sentences"] = [
-                    [s.start, s.end, [[e.start, e.end, e.label] for e in s.entities]]
+                    [s.start, s.end, [[e.start, e.end, e.label] for e in s.entities], s.lemmas]
                     for s in doc_sentences[article.doc_id]
                 ]
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")

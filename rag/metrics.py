@@ -9,12 +9,17 @@ from collections import Counter
 from collections.abc import Sequence
 
 MAX_CORRECT_ANSWER_CHARS = 400
+_PUNCTUATION = set(string.punctuation) | {"“", "”"}
 
 
 def normalize_answer(text: str) -> str:
-    """SQuAD normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = text.lower().replace("’", "'")
-    text = "".join(ch for ch in text if ch not in set(string.punctuation) | {"“", "”", "–", "—"})
+    """SQuAD normalisation: lower case, no punctuation, no articles, single spaces.
+
+    One departure from the SQuAD script: hyphens and dashes separate words
+    ("Noida-based" -> "noida based") instead of gluing them together.
+    """
+    text = re.sub(r"[-‐‑–—]", " ", text.lower().replace("’", "'").replace("‘", "'"))
+    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
 

@@ -24,6 +24,8 @@ class Sentence:
     end: int
     text: str
     entities: tuple[Entity, ...] = ()
+    # Lemmas that differ from their word ("met" -> "meet"), so "meet" finds "met".
+    lemmas: tuple[str, ...] = ()
 
 
 @lru_cache(maxsize=1)
@@ -58,5 +60,12 @@ def analyse(doc_id: str, body: str) -> list[Sentence]:
                 Entity(offset + ent.start_char, offset + ent.end_char, ent.label_)
                 for ent in sent.ents
             )
-            sentences.append(Sentence(doc_id, start, end, text, entities))
+            lemmas = tuple(
+                dict.fromkeys(
+                    t.lemma_.lower()
+                    for t in sent
+                    if t.is_alpha and t.lemma_ and t.lemma_.lower() != t.text.lower()
+                )
+            )
+            sentences.append(Sentence(doc_id, start, end, text, entities, lemmas))
     return sentences

@@ -55,7 +55,7 @@ ENTITY_LABELS = {
     PERCENT: {"PERCENT"},
     NUMBER: {"CARDINAL", "QUANTITY"},  # "how many": a count, not a share or a sum
     AMOUNT: {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"},  # "how much", "by how much"
-    NAME: {"PERSON", "ORG", "GPE", "PRODUCT", "FAC"},
+    NAME: {"PERSON", "ORG", "PRODUCT", "FAC"},
     # Places too: spaCy's small model often tags "Andhra Pradesh" or "Delhi NCR" as a name.
     PLACE: {"GPE", "LOC", "FAC", "ORG", "PERSON"},
 }
@@ -85,7 +85,7 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
             r"\bhow much (money|revenue|cash|funding|investment|"
             r"did .* (earn|make|invest|raise|spend))"
             r"|\bhow much\b.*\b(revenue|cost|costs|price|worth|earn|invest|turnover|income|sales)\b"
-            r"|\bwhat (was|is|were|are)\b.*\b(revenue|turnover|valuation|price)\b"
+            r"|\bwhat (was|is|were|are) ([\w’']+ ){0,2}(revenue|turnover|valuation|price)\b"
             r"|\b(revenue|sales) (target|goal|figure)\b|\bwhat (revenue|turnover|amount)\b"
             r"|\b(what|which|how big a|how large a) (fine|penalty|price|cost|salary|fee|"
             r"valuation|budget|investment)\b",
@@ -112,9 +112,10 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
     (
         NAME,
         re.compile(
-            r"\bwho\b|\bwhom\b|\bwhose\b|\b(which|what) (company|companies|firm|"
-            r"brand|person|executive|official|minister|manufacturer|partner|startup|"
-            r"start-up|vendor|competitor|rival|bank|agency|research firm|newspaper)\b|"
+            r"\bwho\b|\bwhom\b|\bwhose\b|\b(which|what) (\w+ )?(company|companies|firms?|"
+            r"brands?|person|people|executives?|officials?|ministers?|manufacturers?|partners?|"
+            r"startups?|start-ups?|vendors?|competitors?|rivals?|banks?|agency|agencies|"
+            r"research firm|newspapers?)\b|"
             r"\bname (of|the)\b.*\b(ceo|chief|head|president|founder|company|firm)\b",
             re.I,
         ),
@@ -162,6 +163,23 @@ def answer_type(question: str) -> str:
 # -- key terms -----------------------------------------------------------------
 
 _TOKEN = re.compile(r"[\w$%]+(?:['’.-][\w]+)*")
+_TYPE_NOUNS = (
+    r"company|companies|firm|firms|brand|brands|person|people|executive|official|minister|"
+    r"manufacturer|manufacturers|partner|partners|startup|start-up|vendor|competitor|rival|bank|"
+    r"agency|newspaper|city|cities|state|states|country|countries|region|place|town|location"
+)
+# "which city", "what record did": the noun names the kind of answer, not what happened.
+_ANSWER_NOUN = re.compile(
+    r"\b(?:which|what)\s+(?:\w+\s+)?(" + _TYPE_NOUNS + r")\b|"
+    r"\b(?:which|what)\s+(?:\w+\s+)?([a-z]+)\b(?=\s+(?:did|does|do|is|are|was|were|has|have|"
+    r"will|would|can|could)\b)",
+    re.I,
+)
+# Verbs and nouns that frame a question without saying what it is about.
+LIGHT_WORDS = frozenset(
+    "get gets got have has make makes made take takes took go goes went give gives gave put "
+    "role position title job name kind type sort".split()
+)
 _WHO_IS_NAME = re.compile(r"^\s*who\s+(is|was|are|were)\s+(mr\.?\s+|ms\.?\s+)?([^?]+?)\??$", re.I)
 
 
@@ -171,6 +189,7 @@ class KeyTerm:
     word: str  # as typed
     required: bool  # a name or number: evidence must mention it
     from_context: bool = False  # carried over from an earlier turn
+    frame: bool = False  # names the answer's type ("which city") or is a light verb ("get")
 
 
 @dataclass(frozen=True)
@@ -185,9 +204,15 @@ class AnalysedQuestion:
         return tuple(t for t in self.terms if t.required)
 
     @property
+    def numbers(self) -> frozenset[str]:
+        return frozenset(t.stem for t in self.terms if t.stem[:1].isdigit() and not t.from_context)
+
+    @property
     def predicate(self) -> frozenset[str]:
         """Stems of what the question says about its names ("heads", "founded", "open")."""
-        return frozenset(t.stem for t in self.terms if not t.required and not t.from_context)
+        return frozenset(
+            t.stem for t in self.terms if not (t.required or t.from_context or t.frame)
+        )
 
 
 def analyse_question(
@@ -203,6 +228,9 @@ def analyse_question(
     kind = answer_type(text)
     seen: set[str] = set()
     key_terms: list[KeyTerm] = []
+    frame_words = {
+        (m.group(1) or m.group(2)).lower() for m in _ANSWER_NOUN.finditer(text)
+    } | LIGHT_WORDS
     for position, match in enumerate(_TOKEN.finditer(text)):
         token = match.group(0)
         for word in words(token):
@@ -214,7 +242,8 @@ def analyse_question(
             seen.add(stemmed)
             named = (position > 0 and token[:1].isupper()) or stemmed in proper_nouns
             numeric = any(ch.isdigit() for ch in word)
-            key_terms.append(KeyTerm(stemmed, token, named or numeric))
+            frame = word in frame_words or stemmed in {stem(w) for w in frame_words}
+            key_terms.append(KeyTerm(stemmed, token, named or numeric, frame=frame))
     for word in words(context):
         if word not in STOP_WORDS and word not in QUESTION_WORDS and stem(word) not in seen:
             seen.add(stem(word))

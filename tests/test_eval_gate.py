@@ -1,0 +1,32 @@
+"""The CI gate: the project's own gold set must stay above the floors in thresholds.toml."""
+
+import tomllib
+from pathlib import Path
+
+from rag.evaluate import HEADLINE, check_floors, load_gold, run_eval, write_reports
+
+EVALS = Path(__file__).resolve().parent.parent / "evals"
+
+
+def test_gold_set_meets_the_floors(engine, tmp_path):
+    gold = load_gold(EVALS / "gold.jsonl")
+    floors = tomllib.loads((EVALS / "thresholds.toml").read_text())["floors"]
+    assert set(floors) == set(HEADLINE) | {"false_abstain_rate"} or set(floors) >= set(HEADLINE)
+    outcomes = run_eval(engine, gold, k=5)
+    report = write_reports(outcomes, tmp_path, k=5, gold_path=EVALS / "gold.jsonl")
+    for name in ("predictions.jsonl", "report.json", "report.md", "report.png"):
+        assert (tmp_path / name).stat().st_size > 0
+    problems = check_floors(report["overall"], floors)
+    assert not problems, "\n".join(problems)
+
+
+def test_gold_set_shape():
+    gold = load_gold(EVALS / "gold.jsonl")
+    assert len(gold) >= 40
+    assert len({item.id for item in gold}) == len(gold)
+    unanswerable = [g for g in gold if not g.answerable]
+    assert len(unanswerable) >= 8 and all(not g.sources for g in unanswerable)
+    assert sum(g.category == "when" for g in gold) >= 5
+    assert sum(len(g.sources) >= 2 for g in gold) >= 4
+    seeds = {p.name for p in (EVALS.parent / "seeds").iterdir()}
+    assert {s for g in gold for s in g.sources} == seeds
