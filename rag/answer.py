@@ -16,14 +16,16 @@ from .citations import Claim
 from .dates import is_point_in_time, names_a_time, resolve
 from .evidence import EvidenceIndex, ScoredSentence
 from .nlp import Sentence
-from .question import AMOUNT, DATE, ENTITY_LABELS, NUMBER, OTHER, AnalysedQuestion
+from .question import AMOUNT, DATE, ENTITY_LABELS, NAME, NUMBER, OTHER, PLACE, AnalysedQuestion
 from .retrieve import Hit, Query
 from .terms import terms
 
 # Evidence must be about the question: similarity plus key-term coverage.
 MIN_SUPPORT = 0.75
 # A sentence that shares none of the question's own words must be a close paraphrase.
-MIN_PARAPHRASE_SIMILARITY = 0.72
+MIN_PARAPHRASE_SIMILARITY = 0.68
+# The sentence that names what "what record" or "which sector" asks for.
+ANSWER_NOUN_BONUS = 0.15
 # Further claims must score nearly as well as the best one.
 CLAIM_MARGIN = 0.12
 MAX_CLAIMS = {DATE: 3}
@@ -53,6 +55,10 @@ class Span:
         return sentence.text[self.start : self.end]
 
 
+PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+NAME_LABELS = frozenset({"PERSON", "ORG"})
+_LIST_GLUE = re.compile(r"^(\s*,\s*(and\s+)?|\s+and\s+|\s*&\s*)$")
+_LOCATIVE = re.compile(r"\b(in|at|near|across|from|into|outside|inside)\s+(the\s+)?$", re.I)
 _NUMBER = re.compile(
     r"(?<![\w.])[$₹€£]?\d[\d,.]*\+?(?:\s?(?:%|percent|million|billion|lakh|crore))?"
 )
@@ -63,6 +69,7 @@ def candidate_spans(
     kind: str,
     question_stems: set[str],
     uninformative: frozenset[str] = frozenset(),
+    proper_nouns: frozenset[str] | None = None,
 ) -> list[Span]:
     """Spans of ``sentence`` that could answer a question of type ``kind``.
 
@@ -86,17 +93,35 @@ def candidate_spans(
         span_terms = set(terms(text))
         if span_terms and span_terms <= question_stems | uninformative:
             continue
+        # spaCy's small model mixes up names of places, firms and people, so the
+        # sentence decides: "in China" is a place, "like Dixon and Foxconn" a name.
+        if kind == PLACE and span.label in NAME_LABELS and not used_as_place(sentence, span):
+            continue
+        if kind == NAME and span.label in PLACE_LABELS and used_as_place(sentence, span):
+            continue
+        if kind in (PLACE, NAME) and proper_nouns is not None and not span_terms & proper_nouns:
+            continue  # "Time will tell": a capitalised common word is not a name
         if not re.match(r"[\w$₹€£]", text) or not re.search(r"[A-Za-z0-9]{2,}", text):
             continue  # punctuation fragments such as "& MD"
         informative = span_terms - uninformative
-        if kind not in (DATE, NUMBER, AMOUNT) and informative and (
-            2 * len(informative & question_stems) >= len(informative)
+        if (
+            kind not in (DATE, NUMBER, AMOUNT)
+            and informative
+            and (2 * len(informative & question_stems) >= len(informative))
         ):
             continue  # mostly the question's own name: "Optiemus Electronics" for "Optiemus"
         if kind == DATE and not (is_point_in_time(text) and names_a_time(text)):
             continue
         kept.append(span)
     return kept
+
+
+def used_as_place(sentence: Sentence, span: Span) -> bool:
+    """True where the sentence uses the span as a place ("in Pune", "Noida-based")."""
+    return bool(
+        _LOCATIVE.search(sentence.text[: span.start])
+        or re.match(r"-based\b", sentence.text[span.end :])
+    )
 
 
 def _term_positions(sentence: Sentence, question_stems: set[str]) -> list[tuple[int, int]]:
@@ -114,9 +139,10 @@ def best_span(
     question_stems: set[str],
     prefer: frozenset[str] = frozenset(),
     uninformative: frozenset[str] = frozenset(),
+    proper_nouns: frozenset[str] | None = None,
 ) -> tuple[Span, int] | None:
     """The candidate span closest to the question's terms, and that distance in characters."""
-    spans = candidate_spans(sentence, kind, question_stems, uninformative)
+    spans = candidate_spans(sentence, kind, question_stems, uninformative, proper_nouns)
     if not spans:
         return None
     anchors = _term_positions(sentence, question_stems)
@@ -127,7 +153,36 @@ def best_span(
         return min(max(0, span.start - end, start - span.end) for start, end in anchors)
 
     span = min(spans, key=lambda s: (s.label not in prefer, gap(s), s.start))
-    return span, gap(span)
+    if kind in (NAME, PLACE):
+        # spaCy may label list members differently ("Chennai" as a person): any name counts.
+        spans = spans + [
+            Span(e.start - sentence.start, e.end - sentence.start, e.label)
+            for e in sentence.entities
+            if e.label in NAME_LABELS | PLACE_LABELS
+        ]
+        spans = list({(s.start, s.end): s for s in spans}.values())
+    return _with_listed_neighbours(sentence, span, spans), gap(span)
+
+
+def _with_listed_neighbours(sentence: Sentence, span: Span, spans: list[Span]) -> Span:
+    """Grow a span over a list it belongs to: "Mumbai, Delhi, Chennai, and Hyderabad"."""
+    ordered = sorted(spans, key=lambda s: s.start)
+    at = ordered.index(span)
+    first = last = at
+    while first > 0 and _LIST_GLUE.match(
+        sentence.text[ordered[first - 1].end : ordered[first].start]
+    ):
+        first -= 1
+    while last + 1 < len(ordered):
+        glue = sentence.text[ordered[last].end : ordered[last + 1].start]
+        if not _LIST_GLUE.match(glue):
+            break
+        last += 1
+        if "and" in glue or "&" in glue:
+            break  # "…, and Hyderabad" closes the list
+    if first == last:
+        return span
+    return Span(ordered[first].start, ordered[last].end, span.label)
 
 
 def proximity_bonus(gap: int) -> float:
@@ -151,13 +206,17 @@ class ExtractiveAnswerer:
             if not candidate.states_predicate and candidate.dense < MIN_PARAPHRASE_SIMILARITY:
                 continue
             span, bonus = None, 0.0
-            if question.kind != OTHER:
+            if question.kind == OTHER:
+                if question.answer_nouns & candidate.terms:
+                    bonus = ANSWER_NOUN_BONUS  # "what record ...": the sentence naming a record
+            else:
                 found = best_span(
                     candidate.sentence,
                     question.kind,
                     stems,
                     question.prefer,
                     self.evidence.common_terms,
+                    self.evidence.proper_nouns,
                 )
                 if found is None:
                     continue
@@ -174,7 +233,7 @@ class ExtractiveAnswerer:
         for score, candidate, span in qualified:
             if len(claims) >= limit or score < best_score - CLAIM_MARGIN:
                 break
-            claim = self._claim(candidate, span)
+            claim = self._claim(candidate, span, question)
             key = (claim.shown_span or claim.quote).lower()
             if key in shown:
                 continue
@@ -186,10 +245,17 @@ class ExtractiveAnswerer:
             claims.sort(key=lambda c: (c.sort_key is None, c.sort_key or ()))
         return Draft(claims=claims)
 
-    def _claim(self, candidate: ScoredSentence, span: Span | None) -> Claim:
+    def _claim(
+        self, candidate: ScoredSentence, span: Span | None, question: AnalysedQuestion
+    ) -> Claim:
         sentence = candidate.sentence
         if span is None:
-            return Claim(chunk=candidate.chunk, quote=sentence.text)
+            # Show a long sentence around what the question asked for, or its words.
+            anchors = _term_positions(sentence, set(question.answer_nouns)) or _term_positions(
+                sentence, {t.stem for t in question.terms}
+            )
+            focus = sentence.text[anchors[0][0] : anchors[0][1]] if anchors else None
+            return Claim(chunk=candidate.chunk, quote=sentence.text, focus=focus)
         text = span.text(sentence)
         display, sort_key = text, None
         if span.label == "DATE":

@@ -88,7 +88,8 @@ def compose(claims: list[Claim], kind: str) -> tuple[str, list[Citation], str | 
         spans = list(dict.fromkeys(c.shown_span for c in claims if c.shown_span))
         parts = [_lead(spans, kind)] if spans else []
         for claim, n in zip(claims, numbers, strict=True):
-            sentence = _with_resolved_dates(_excerpt(claim.quote, claim.span), claim)
+            excerpt = _excerpt(claim.quote, claim.span or claim.focus)
+            sentence = _with_resolved_dates(excerpt, claim)
             parts.append(f"{sentence.rstrip('. ')} [{n}].")
         text = " ".join(p for p in parts if p)
         if len(text) <= MAX_ANSWER_CHARS or len(claims) == 1:
@@ -132,7 +133,10 @@ def ask(
     retrieved = time.perf_counter()
 
     analysed = analyse_question(
-        rewrite.focus, proper_nouns=evidence.proper_nouns, context=rewrite.context
+        rewrite.focus,
+        proper_nouns=evidence.proper_nouns,
+        context=rewrite.context,
+        vocabulary=evidence.vocabulary,
     )
     draft: Draft = answerer.draft(analysed, query, hits)
     claims = [claim for claim in draft.claims if verify(claim)]

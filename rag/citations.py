@@ -19,6 +19,7 @@ class Claim:
     span: str | None = None  # the short answer inside the quote, if the question wants one
     display: str | None = None  # how to show the span (dates resolved), defaults to the span
     sort_key: tuple | None = None  # time order for dated claims
+    focus: str | None = None  # where to centre an excerpt of a long quote
 
     @property
     def shown_span(self) -> str | None:

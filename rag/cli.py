@@ -284,7 +284,9 @@ def evaluate(settings: Settings, gold_path: Path, out_dir: Path, no_rebuild: boo
 @settings_options
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=7860, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--share", is_flag=True, help="Also open a public Gradio share link (off by default).")
+@click.option(
+    "--share", is_flag=True, help="Also open a public Gradio share link (off by default)."
+)
 @click.option("--no-rebuild", is_flag=True, help="Stop instead of (re)building the index.")
 def chat(settings: Settings, host: str, port: int, share: bool, no_rebuild: bool):
     """Serve the chat window (builds or refreshes the index first if needed)."""

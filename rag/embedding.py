@@ -83,7 +83,7 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Model tokens including [CLS] and [SEP], as the model would see them untruncated."""
-        return len(self.model.tokenizer(text, add_special_tokens=True)["input_ids"])
+        return len(self.model.tokenizer(text, add_special_tokens=True, verbose=False)["input_ids"])
 
     def encode(self, texts: list[str], *, batch_size: int = 32) -> np.ndarray:
         if not texts:

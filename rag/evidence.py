@@ -21,6 +21,7 @@ from .terms import STOP_WORDS, stem, terms, words
 
 CONTEXT_WEIGHT = 0.5  # a term found only in the neighbouring sentence or the title counts half
 COMMON_SHARE = 0.2
+PREDICATE_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,7 @@ class ScoredSentence:
     missing_required: tuple[str, ...]  # required key terms found neither here nor in context
     retrieval_rank: int  # rank of the chunk it came from (1 = best)
     states_predicate: bool  # the sentence itself uses a word of what the question asks about
+    terms: frozenset[str] = frozenset()  # the sentence's own terms (stems and lemma stems)
 
     @property
     def score(self) -> float:
@@ -42,8 +44,9 @@ class EvidenceIndex:
     def __init__(self, index: Index) -> None:
         self.index = index
         self.sentence_terms: dict[str, list[frozenset[str]]] = {
-            doc_id: [frozenset(terms(s.text)) | frozenset(terms(" ".join(s.lemmas)))
-                     for s in sentences]
+            doc_id: [
+                frozenset(terms(s.text)) | frozenset(terms(" ".join(s.lemmas))) for s in sentences
+            ]
             for doc_id, sentences in index.sentences.items()
         }
         frequency: Counter[str] = Counter(
@@ -53,6 +56,9 @@ class EvidenceIndex:
         self.idf = {t: math.log(1 + self.sentence_count / n) for t, n in frequency.items()}
         self.unseen_idf = math.log(1 + self.sentence_count)
         self.proper_nouns = _proper_nouns(index)
+        self.vocabulary = frozenset(
+            w for sentences in index.sentences.values() for s in sentences for w in words(s.text)
+        )
         # Words in more than a fifth of all sentences: too common to be an answer.
         self.common_terms = frozenset(
             t for t, n in frequency.items() if n > COMMON_SHARE * self.sentence_count
@@ -78,41 +84,73 @@ class EvidenceIndex:
         seen: set[tuple[str, int]] = set()
         scored: list[ScoredSentence] = []
         total = sum(self.weight(t.stem) for t in question.terms) or 1.0
+        # The last word of a multi-word name stands for it ("Lall" for "Atul Lall"),
+        # unless that word is common ("India" does not stand for "Samsung India").
+        surname = {t.name: t.stem for t in question.terms if t.name}
+        question_ordinals = _ordinals(question.text)
         for rank, chunk in enumerate(chunks, start=1):
             doc_id = chunk.doc_id
             sentences = self.index.sentences[doc_id]
             vectors = self.index.sentence_vectors[doc_id]
-            title_terms = self.topic_terms[doc_id]
+            topic = self.topic_terms[doc_id]
             for i in range(chunk.first_sentence, chunk.last_sentence + 1):
                 if (doc_id, i) in seen:
                     continue
                 seen.add((doc_id, i))
                 own = self.sentence_terms[doc_id][i]
-                context = (
-                    self.sentence_terms[doc_id][i - 1] if i > 0 else frozenset()
-                ) | title_terms
+                previous = self.sentence_terms[doc_id][i - 1] if i > 0 else frozenset()
                 gained, missing = 0.0, []
                 for term in question.terms:
                     if term.stem in own:
                         gained += self.weight(term.stem)
-                    elif term.stem in context:
+                    elif term.stem in topic:
+                        gained += CONTEXT_WEIGHT * self.weight(term.stem)
+                    elif term.stem in previous and not term.required:
+                        # A neighbour helps relevance, but a required name or number must
+                        # be in the sentence or be what the whole article is about.
                         gained += CONTEXT_WEIGHT * self.weight(term.stem)
                     elif term.required:
-                        missing.append(term.word)
+                        last = surname.get(term.name)
+                        stands_in = (
+                            term.name
+                            and last != term.stem
+                            and last not in self.common_terms
+                            and last in self.proper_nouns
+                            and (last in own or last in topic)
+                        )
+                        if not stands_in:
+                            missing.append(term.word)
+                ordinals = _ordinals(sentences[i].text)
+                if question_ordinals and ordinals and not question_ordinals & ordinals:
+                    # "the first plant" is not answered by a sentence about the second one
+                    missing.extend(sorted(question_ordinals))
                 scored.append(
                     ScoredSentence(
                         sentence=sentences[i],
                         chunk=chunk,
                         dense=float(vectors[i] @ query_vector),
                         coverage=gained / total,
-                        states_predicate=not question.predicate
-                        or bool((question.predicate | question.numbers) & own),
+                        states_predicate=self._states_predicate(question, own),
+                        terms=own,
                         missing_required=tuple(missing),
                         retrieval_rank=rank,
                     )
                 )
         scored.sort(key=lambda s: -s.score)
         return scored
+
+    def _states_predicate(self, question: AnalysedQuestion, own: frozenset[str]) -> bool:
+        """Does the sentence itself say most of what the question asks about?
+
+        Half the idf weight of the question's predicate words, or one of its
+        counts ("third"), must appear in the sentence; words the articles never
+        use at all ("laptops") can only be met by a close paraphrase.
+        """
+        if not question.predicate or question.counts & own:
+            return True
+        total = sum(self.weight(t) for t in question.predicate)
+        found = sum(self.weight(t) for t in question.predicate & own)
+        return found >= PREDICATE_SHARE * total
 
     def best_sentence(self, chunk: Chunk, query_vector: np.ndarray) -> Sentence:
         """The sentence of ``chunk`` most similar to the question (for related reading)."""
@@ -128,7 +166,7 @@ def _proper_nouns(index: Index) -> frozenset[str]:
     occurrences: Counter[str] = Counter()
     for sentences in index.sentences.values():
         for sentence in sentences:
-            for position, match in enumerate(re.finditer(r"[A-Za-z][\w'’-]*", sentence.text)):
+            for position, match in enumerate(re.finditer(r"[A-Za-z][\w'’]*", sentence.text)):
                 for word in words(match.group(0)):
                     if word in STOP_WORDS:
                         continue
@@ -137,3 +175,12 @@ def _proper_nouns(index: Index) -> frozenset[str]:
                     if position > 0 and match.group(0)[:1].isupper():
                         capitalised[stem(word)] += 1
     return frozenset(s for s, n in occurrences.items() if capitalised[s] >= 0.7 * n)
+
+
+_ORDINAL = re.compile(
+    r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last)\b", re.I
+)
+
+
+def _ordinals(text: str) -> frozenset[str]:
+    return frozenset(m.group(1).lower() for m in _ORDINAL.finditer(text))

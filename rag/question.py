@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -55,10 +56,14 @@ ENTITY_LABELS = {
     PERCENT: {"PERCENT"},
     NUMBER: {"CARDINAL", "QUANTITY"},  # "how many": a count, not a share or a sum
     AMOUNT: {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"},  # "how much", "by how much"
-    NAME: {"PERSON", "ORG", "PRODUCT", "FAC"},
+    NAME: {"PERSON", "ORG", "GPE", "FAC"},
     # Places too: spaCy's small model often tags "Andhra Pradesh" or "Delhi NCR" as a name.
     PLACE: {"GPE", "LOC", "FAC", "ORG", "PERSON"},
 }
+
+# Up to two words between "which" and its noun ("which local firm"), but not a verb phrase
+# ("what is the company ...").
+_MODIFIERS = r"(?:(?!(?:is|are|was|were|the|a|an|does|did|do|has|have|will)\b)\w+ ){0,2}"
 
 _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
     (
@@ -74,7 +79,8 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
         PERCENT,
         re.compile(
             r"\b(what|which|how much) (percent|percentage|share|proportion)\b|"
-            r"\bwhat (market|online|offline) share\b|"
+            r"\bwhat\b[^?]*\b(market|online|offline) share\b|"
+            r"\bwhat (part|fraction|portion) of\b|"
             r"\bby what (percent|percentage)\b|\bhow big a share\b",
             re.I,
         ),
@@ -112,7 +118,9 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
     (
         NAME,
         re.compile(
-            r"\bwho\b|\bwhom\b|\bwhose\b|\b(which|what) (\w+ )?(company|companies|firms?|"
+            r"\bwho\b|\bwhom\b|\bwhose\b|\b(which|what) "
+            + _MODIFIERS
+            + r"(company|companies|firms?|"
             r"brands?|person|people|executives?|officials?|ministers?|manufacturers?|partners?|"
             r"startups?|start-ups?|vendors?|competitors?|rivals?|banks?|agency|agencies|"
             r"research firm|newspapers?)\b|"
@@ -124,6 +132,11 @@ _TYPE_PATTERNS: list[tuple[str, re.Pattern]] = [
 
 QUESTION_WORDS = frozenset(
     [
+        "apart",
+        "besides",
+        "except",
+        "excluding",
+        "aside",
         "what",
         "which",
         "who",
@@ -170,15 +183,72 @@ _TYPE_NOUNS = (
 )
 # "which city", "what record did": the noun names the kind of answer, not what happened.
 _ANSWER_NOUN = re.compile(
-    r"\b(?:which|what)\s+(?:\w+\s+)?(" + _TYPE_NOUNS + r")\b|"
+    r"\b(?:which|what)\s+" + _MODIFIERS + r"(" + _TYPE_NOUNS + r")\b|"
     r"\b(?:which|what)\s+(?:\w+\s+)?([a-z]+)\b(?=\s+(?:did|does|do|is|are|was|were|has|have|"
     r"will|would|can|could)\b)",
     re.I,
 )
+_EXCLUSION = re.compile(
+    r"\b(?:apart from|besides|other than|except|excluding|aside from)\s+((?:[\w’'-]+\s?){1,3}?)"
+    r"(?=[,?]|\s+(?:which|what|who|where|when|how|in|and|is|are|does|did|do)\b|$)",
+    re.I,
+)
+
+
+def _closest(word: str, vocabulary: frozenset[str]) -> str | None:
+    """The article word a misspelt question word most likely means, if one is close."""
+    if len(word) < 5:
+        return None
+    found = difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.85)
+    return found[0] if found else None
+
+
+MONTH_WORDS = frozenset(
+    [
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+)
 # Verbs and nouns that frame a question without saying what it is about.
 LIGHT_WORDS = frozenset(
-    "get gets got have has make makes made take takes took go goes went give gives gave put "
-    "role position title job name kind type sort".split()
+    [
+        "get",
+        "gets",
+        "got",
+        "have",
+        "has",
+        "make",
+        "makes",
+        "made",
+        "take",
+        "takes",
+        "took",
+        "go",
+        "goes",
+        "went",
+        "give",
+        "gives",
+        "gave",
+        "put",
+        "role",
+        "position",
+        "title",
+        "job",
+        "name",
+        "kind",
+        "type",
+        "sort",
+    ]
 )
 _WHO_IS_NAME = re.compile(r"^\s*who\s+(is|was|are|were)\s+(mr\.?\s+|ms\.?\s+)?([^?]+?)\??$", re.I)
 
@@ -190,6 +260,7 @@ class KeyTerm:
     required: bool  # a name or number: evidence must mention it
     from_context: bool = False  # carried over from an earlier turn
     frame: bool = False  # names the answer's type ("which city") or is a light verb ("get")
+    name: int = 0  # words of one multi-word name share a number ("Atul Lall"); 0 = none
 
 
 @dataclass(frozen=True)
@@ -198,14 +269,24 @@ class AnalysedQuestion:
     kind: str
     terms: tuple[KeyTerm, ...]
     prefer: frozenset[str] = frozenset()  # entity labels most likely to hold the answer
+    answer_nouns: frozenset[str] = frozenset()  # "what record": the answer is a record
 
     @property
     def required(self) -> tuple[KeyTerm, ...]:
         return tuple(t for t in self.terms if t.required)
 
     @property
-    def numbers(self) -> frozenset[str]:
-        return frozenset(t.stem for t in self.terms if t.stem[:1].isdigit() and not t.from_context)
+    def counts(self) -> frozenset[str]:
+        """Numbers in the question other than years ("third", "100"): part of what it asks."""
+        # "1" is left out: "first" and "one" are mostly figures of speech ("first time").
+        return frozenset(
+            t.stem
+            for t in self.terms
+            if t.stem[:1].isdigit()
+            and not t.from_context
+            and t.stem != "1"
+            and not re.fullmatch(r"(19|20)\d\d", t.stem)
+        )
 
     @property
     def predicate(self) -> frozenset[str]:
@@ -216,7 +297,11 @@ class AnalysedQuestion:
 
 
 def analyse_question(
-    text: str, *, proper_nouns: frozenset[str] = frozenset(), context: str = ""
+    text: str,
+    *,
+    proper_nouns: frozenset[str] = frozenset(),
+    context: str = "",
+    vocabulary: frozenset[str] = frozenset(),
 ) -> AnalysedQuestion:
     """Expected answer type and key terms of ``text``.
 
@@ -224,26 +309,44 @@ def analyse_question(
     word the corpus itself only writes capitalised) or is a number: an answer
     about another company, country or year is not an answer. Terms of
     ``context`` (carried over from an earlier turn) help but are never required.
+    A word the articles never use but nearly spell ("manufactring") is read as
+    the word they use; names after "apart from" or "besides" are exclusions.
     """
     kind = answer_type(text)
     seen: set[str] = set()
     key_terms: list[KeyTerm] = []
-    frame_words = {
-        (m.group(1) or m.group(2)).lower() for m in _ANSWER_NOUN.finditer(text)
-    } | LIGHT_WORDS
+    answer_nouns = {(m.group(1) or m.group(2)).lower() for m in _ANSWER_NOUN.finditer(text)}
+    frame_words = answer_nouns | LIGHT_WORDS
+    excluded = {w for m in _EXCLUSION.finditer(text) for w in words(m.group(1))}
+    group, previous_named_at = 0, -2
     for position, match in enumerate(_TOKEN.finditer(text)):
         token = match.group(0)
         for word in words(token):
             if word in STOP_WORDS or word in QUESTION_WORDS:
                 continue
+            if vocabulary and word not in vocabulary and not word[:1].isdigit():
+                word = _closest(word, vocabulary) or word
             stemmed = stem(word)
             if stemmed in seen:
                 continue
             seen.add(stemmed)
-            named = (position > 0 and token[:1].isupper()) or stemmed in proper_nouns
-            numeric = any(ch.isdigit() for ch in word)
+            named = (
+                (position > 0 and token[:1].isupper()) or stemmed in proper_nouns
+            ) and word not in MONTH_WORDS
+            # Digits typed are exact; "first" or "one" is often just a way of speaking.
+            numeric = any(ch.isdigit() for ch in token)
             frame = word in frame_words or stemmed in {stem(w) for w in frame_words}
-            key_terms.append(KeyTerm(stemmed, token, named or numeric, frame=frame))
+            if word in excluded:
+                named = numeric = False
+                frame = True
+            if named and position != previous_named_at + 1:
+                group += 1  # a new name starts: "Atul Lall" is one name, two words
+            if named:
+                # A possessive ends a name: "Dixon's Atul Lall" is two names.
+                previous_named_at = -2 if re.search(r"['’]s$", token) else position
+            key_terms.append(
+                KeyTerm(stemmed, token, named or numeric, frame=frame, name=group if named else 0)
+            )
     for word in words(context):
         if word not in STOP_WORDS and word not in QUESTION_WORDS and stem(word) not in seen:
             seen.add(stem(word))
@@ -257,7 +360,11 @@ def analyse_question(
         if rest and not is_role and all(t.required for t in key_terms if t.stem in rest):
             kind = OTHER
     return AnalysedQuestion(
-        text=text, kind=kind, terms=tuple(key_terms), prefer=preferred_labels(text, kind)
+        text=text,
+        kind=kind,
+        terms=tuple(key_terms),
+        prefer=preferred_labels(text, kind),
+        answer_nouns=frozenset(stem(w) for w in answer_nouns if w not in STOP_WORDS),
     )
 
 

@@ -19,8 +19,8 @@ class Settings:
     index_dir: Path = Path("index")
     # Chunk size in cl100k tokens and sentence overlap between neighbouring
     # chunks; chosen by measuring retrieval on evals/gold.jsonl (see README).
-    chunk_size: int = 128
-    chunk_overlap: int = 1
+    chunk_size: int = 96
+    chunk_overlap: int = 2
     k: int = 5
     feedback_file: Path = Path("evals/feedback.jsonl")
     # Optional LLM backend (OpenAI-compatible endpoint); empty means none.

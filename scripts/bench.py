@@ -31,8 +31,9 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
-    questions = [json.loads(line)["question"] for line in args.gold.read_text().splitlines()
-                 if line.strip()]
+    questions = [
+        json.loads(line)["question"] for line in args.gold.read_text().splitlines() if line.strip()
+    ]
 
     started = time.perf_counter()
     embedder = Embedder()
@@ -62,13 +63,19 @@ def main() -> None:
     embed_p50, ask_p50 = statistics.median(embed_ms), statistics.median(ask_ms)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"model load:            {model_load:.2f} s")
-    print(f"index build (scratch): {build:.2f} s for {len(engine.index.articles)} articles, "
-          f"{chunks} chunks")
-    print(f"query embedding:       p50 {embed_p50:.2f} ms  "
-          f"p95 {statistics.quantiles(embed_ms, n=20)[-1]:.2f} ms")
-    print(f"warm ask:              p50 {ask_p50:.2f} ms  "
-          f"p95 {statistics.quantiles(ask_ms, n=20)[-1]:.2f} ms  "
-          f"({len(questions)} questions x {args.repeat})")
+    print(
+        f"index build (scratch): {build:.2f} s for {len(engine.index.articles)} articles, "
+        f"{chunks} chunks"
+    )
+    print(
+        f"query embedding:       p50 {embed_p50:.2f} ms  "
+        f"p95 {statistics.quantiles(embed_ms, n=20)[-1]:.2f} ms"
+    )
+    print(
+        f"warm ask:              p50 {ask_p50:.2f} ms  "
+        f"p95 {statistics.quantiles(ask_ms, n=20)[-1]:.2f} ms  "
+        f"({len(questions)} questions x {args.repeat})"
+    )
     print(f"ratio ask/embedding:   {ask_p50 / embed_p50:.2f}x (target <= 3x)")
     print(f"peak memory (RSS):     {peak_mb:.0f} MB")
 

@@ -18,9 +18,13 @@ def sentence(text, *entities):
 
 
 def test_span_of_expected_type_closest_to_question_terms():
-    s = sentence("Acme plans to set up 100 stores, with two opening in Pune this month.",
-                 ("100", "CARDINAL"), ("two", "CARDINAL"), ("Pune", "GPE"),
-                 ("this month", "DATE"))
+    s = sentence(
+        "Acme plans to set up 100 stores, with two opening in Pune this month.",
+        ("100", "CARDINAL"),
+        ("two", "CARDINAL"),
+        ("Pune", "GPE"),
+        ("this month", "DATE"),
+    )
     span, _ = best_span(s, NUMBER, {"store"})
     assert span.text(s) == "100"
     span, _ = best_span(s, NUMBER, {"open", "pune"})
@@ -34,8 +38,12 @@ def test_question_words_are_not_their_own_answer():
 
 
 def test_durations_and_bare_numbers_are_not_dates():
-    s = sentence("Over nine months, stores in tier 3, 4 towns opened in Q2 2021.",
-                 ("nine months", "DATE"), ("4", "DATE"), ("Q2 2021", "DATE"))
+    s = sentence(
+        "Over nine months, stores in tier 3, 4 towns opened in Q2 2021.",
+        ("nine months", "DATE"),
+        ("4", "DATE"),
+        ("Q2 2021", "DATE"),
+    )
     assert [c.text(s) for c in candidate_spans(s, DATE, set())] == ["Q2 2021"]
 
 
@@ -113,18 +121,40 @@ def test_ask_json_contract(seed_settings, engine):
     )
     assert out.exit_code == 0, out.output
     payload = json.loads(out.stdout)
-    assert set(payload) >= {"question", "answer", "abstained", "rewritten_query", "citations",
-                            "related", "timings_ms"}
-    assert payload["citations"][0].keys() >= {"n", "doc", "title", "date", "chunk_id", "text",
-                                               "quote"}
+    assert set(payload) >= {
+        "question",
+        "answer",
+        "abstained",
+        "rewritten_query",
+        "citations",
+        "related",
+        "timings_ms",
+    }
+    assert payload["citations"][0].keys() >= {
+        "n",
+        "doc",
+        "title",
+        "date",
+        "chunk_id",
+        "text",
+        "quote",
+    }
     assert all("n" not in r for r in payload["related"])
     assert set(payload["timings_ms"]) == {"retrieve", "answer", "total"}
     assert len(payload["answer"]) < 400
 
 
 @pytest.mark.parametrize(
-    "question", ["", "   ", "\x00\x07", "🙂🙂", "x" * 100_000, "¿Quién es el director de Xiaomi?",
-                 "小米什么时候跌到第三？"],
+    "question",
+    [
+        "",
+        "   ",
+        "\x00\x07",
+        "🙂🙂",
+        "x" * 100_000,
+        "¿Quién es el director de Xiaomi?",
+        "小米什么时候跌到第三？",
+    ],
 )
 def test_bad_input_gets_a_clear_reply_and_never_touches_the_index(seed_settings, question):
     index_dir = seed_settings.index_dir

@@ -1,8 +1,17 @@
 from rag.chunking import Chunk
 from rag.citations import Claim, number_citations, verify
 
-CHUNK = Chunk("a.txt#000", "a.txt", "Title", "2023-05-31",
-              "Acme fell to third place in Q1 2023. It plans a comeback.", 0, 57, 0, 1)
+CHUNK = Chunk(
+    "a.txt#000",
+    "a.txt",
+    "Title",
+    "2023-05-31",
+    "Acme fell to third place in Q1 2023. It plans a comeback.",
+    0,
+    57,
+    0,
+    1,
+)
 
 
 def test_verified_claim():

@@ -47,8 +47,9 @@ def test_empty_corpus_is_an_error(run, tmp_path):
 
 
 def test_no_rebuild_stops_with_a_message_when_there_is_no_index(run, tmp_path, seeds_copy):
-    out = run("search", "xiaomi", "--seeds", str(seeds_copy), "--index-dir", str(tmp_path),
-              "--no-rebuild")
+    out = run(
+        "search", "xiaomi", "--seeds", str(seeds_copy), "--index-dir", str(tmp_path), "--no-rebuild"
+    )
     assert out.exit_code == 1
     assert "no index" in out.output and "rag index" in out.output
 
@@ -59,13 +60,30 @@ def test_index_twice_then_search_json(run, seeds_copy, tmp_path):
     assert first.exit_code == 0 and "embedded 5" in first.output
     second = run("index", "--seeds", str(seeds_copy), "--index-dir", index_dir)
     assert "nothing embedded" in second.output
-    out = run("search", "rural stores", "--json", "--k", "2", "--seeds", str(seeds_copy),
-              "--index-dir", index_dir)
+    out = run(
+        "search",
+        "rural stores",
+        "--json",
+        "--k",
+        "2",
+        "--seeds",
+        str(seeds_copy),
+        "--index-dir",
+        index_dir,
+    )
     payload = json.loads(out.stdout)
     assert payload["k"] == 2 and len(payload["hits"]) == 2
     hit = payload["hits"][0]
-    assert hit.keys() >= {"chunk_id", "doc", "title", "date", "text", "score", "dense_rank",
-                          "bm25_rank"}
+    assert hit.keys() >= {
+        "chunk_id",
+        "doc",
+        "title",
+        "date",
+        "text",
+        "score",
+        "dense_rank",
+        "bm25_rank",
+    }
 
 
 def test_environment_overrides_defaults(run, seeds_copy, tmp_path, monkeypatch):

@@ -34,8 +34,14 @@ def test_undated_articles_get_no_year(text):
 
 @pytest.mark.parametrize(
     "text,point",
-    [("nine months", False), ("the next three years", False), ("the coming years", False),
-     ("Q1 2023", True), ("last year", True), ("this month", True)],
+    [
+        ("nine months", False),
+        ("the next three years", False),
+        ("the coming years", False),
+        ("Q1 2023", True),
+        ("last year", True),
+        ("this month", True),
+    ],
 )
 def test_durations_are_not_points_in_time(text, point):
     assert is_point_in_time(text) is point

@@ -7,8 +7,15 @@ from rag.evaluate import GoldItem, check_floors, judge, load_gold
 
 
 def citation(doc, text):
-    return {"n": 1, "doc": doc, "title": "", "date": None, "chunk_id": doc + "#0", "text": text,
-            "quote": text}
+    return {
+        "n": 1,
+        "doc": doc,
+        "title": "",
+        "date": None,
+        "chunk_id": doc + "#0",
+        "text": text,
+        "quote": text,
+    }
 
 
 def test_judge_answerable_with_good_and_duplicate_citations():
@@ -35,8 +42,9 @@ def test_judge_unanswerable_rewards_abstention_only():
 
 def test_load_gold_reports_bad_lines(tmp_path):
     path = tmp_path / "gold.jsonl"
-    path.write_text(json.dumps({"id": "1", "question": "q", "answers": [], "sources": []})
-                    + "\n{not json\n")
+    path.write_text(
+        json.dumps({"id": "1", "question": "q", "answers": [], "sources": []}) + "\n{not json\n"
+    )
     with pytest.raises(RagError, match=":2:"):
         load_gold(path)
     with pytest.raises(RagError, match="not found"):

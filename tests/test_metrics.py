@@ -18,7 +18,9 @@ def test_normalize_answer(text, expected):
 
 
 def test_answer_matches_only_after_normalisation():
-    assert metrics.answer_correct("It was in THE last quarter of 2022 [1].", ["last quarter of 2022"])
+    assert metrics.answer_correct(
+        "It was in THE last quarter of 2022 [1].", ["last quarter of 2022"]
+    )
     assert not metrics.answer_correct("It was in 2021.", ["last quarter of 2022"])
 
 

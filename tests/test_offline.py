@@ -2,6 +2,9 @@
 
 import subprocess
 import sys
+from pathlib import Path
+
+SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 
 SCRIPT = r"""
 import socket, sys
@@ -19,8 +22,6 @@ cli()
 
 
 def test_build_and_ask_with_sockets_blocked(tmp_path):
-    from conftest import SEEDS
-
     script = SCRIPT.replace("SEEDS", repr(str(SEEDS))).replace("INDEX", repr(str(tmp_path)))
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no HF_* variables inherited
     result = subprocess.run(

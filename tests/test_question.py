@@ -2,8 +2,17 @@ import pytest
 
 from rag.errors import RagError
 from rag.question import (
-    DATE, MONEY, NAME, NUMBER, OTHER, PERCENT, PLACE, analyse_question, answer_type,
-    normalise_question, rewrite_with_history,
+    DATE,
+    MONEY,
+    NAME,
+    NUMBER,
+    OTHER,
+    PERCENT,
+    PLACE,
+    analyse_question,
+    answer_type,
+    normalise_question,
+    rewrite_with_history,
 )
 
 
@@ -53,15 +62,28 @@ def test_context_terms_are_never_required():
 @pytest.mark.parametrize(
     "history,question,expected",
     [
-        (["When did Acme drop to third?"], "and who took the top spot?",
-         "who took the top spot (Acme drop to third)?"),
-        (["When did Acme drop to third?"], "what about 2023?", "When did Acme drop to third in 2023?"),
+        (
+            ["When did Acme drop to third?"],
+            "and who took the top spot?",
+            "who took the top spot (Acme drop to third)?",
+        ),
+        (
+            ["When did Acme drop to third?"],
+            "what about 2023?",
+            "When did Acme drop to third in 2023?",
+        ),
         (["What was Acme's revenue in 2017?"], "and in 2016?", "What was Acme's revenue in 2016?"),
-        (["When did Acme open stores in Pune?"], "what about Delhi?",
-         "When did Acme open stores in Delhi?"),
+        (
+            ["When did Acme open stores in Pune?"],
+            "what about Delhi?",
+            "When did Acme open stores in Delhi?",
+        ),
         (["Who founded Acme?"], "what is its revenue target?", "what is Acme's revenue target?"),
-        (["Who founded Acme?"], "How many stores does Beta Corp have?",
-         "How many stores does Beta Corp have?"),
+        (
+            ["Who founded Acme?"],
+            "How many stores does Beta Corp have?",
+            "How many stores does Beta Corp have?",
+        ),
         ([], "and who took the top spot?", "and who took the top spot?"),
     ],
 )

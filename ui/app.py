@@ -82,8 +82,7 @@ def _passage_html(citation: Citation) -> str:
     )
 
 
-def _source_card(citation: Citation, *, label: str, anchor: str, related: bool,
-                 score: str) -> str:
+def _source_card(citation: Citation, *, label: str, anchor: str, related: bool, score: str) -> str:
     chunk = citation.chunk
     return (
         f'<div class="rag-source{" rag-related" if related else ""}" id="{anchor}">'
@@ -105,17 +104,26 @@ def sources_html(result: AskResult | None, *, scores: dict[str, str] | None = No
             "passages, as related reading, not as an answer.</div>"
         )
     for citation in result.citations:
-        parts.append(_source_card(
-            citation, label=f'<span class="rag-marker">{citation.n}</span>',
-            anchor=f"rag-src-{citation.n}", related=False,
-            score=scores.get(citation.chunk.chunk_id, ""),
-        ))
+        parts.append(
+            _source_card(
+                citation,
+                label=f'<span class="rag-marker">{citation.n}</span>',
+                anchor=f"rag-src-{citation.n}",
+                related=False,
+                score=scores.get(citation.chunk.chunk_id, ""),
+            )
+        )
     if result.abstained:
         for position, related in enumerate(result.related, start=1):
-            parts.append(_source_card(
-                related, label="Related:", anchor=f"rag-related-{position}", related=True,
-                score=scores.get(related.chunk.chunk_id, ""),
-            ))
+            parts.append(
+                _source_card(
+                    related,
+                    label="Related:",
+                    anchor=f"rag-related-{position}",
+                    related=True,
+                    score=scores.get(related.chunk.chunk_id, ""),
+                )
+            )
     return "".join(parts) or '<div class="rag-empty">No sources.</div>'
 
 
@@ -132,11 +140,12 @@ class ChatApp:
     def _scores(self, result: AskResult, show: bool) -> dict[str, str]:
         if not show:
             return {}
-        hits = self.engine.retriever.search(self.engine.query(result.rewritten_query),
-                                            k=self.engine.settings.k * 2)
+        hits = self.engine.retriever.search(
+            self.engine.query(result.rewritten_query), k=self.engine.settings.k * 2
+        )
         return {
             h.chunk.chunk_id: f" · score {h.score:.4f} (dense #{h.dense_rank or '-'}, "
-                              f"BM25 #{h.bm25_rank or '-'})"
+            f"BM25 #{h.bm25_rank or '-'})"
             for h in hits
         }
 
@@ -164,14 +173,22 @@ class ChatApp:
             yield "", history, results, gr.skip()
             return
         if result.rewritten_query != result.question:
-            history = history + [{
-                "role": "assistant",
-                "content": escape_text(result.rewritten_query),
-                "metadata": {"title": "🔁 Follow-up read as", "status": "done"},
-            }]
+            history = history + [
+                {
+                    "role": "assistant",
+                    "content": escape_text(result.rewritten_query),
+                    "metadata": {"title": "🔁 Follow-up read as", "status": "done"},
+                }
+            ]
         sources = sources_html(result, scores=self._scores(result, show_scores))
-        results = results + [{"asked": message.strip(), "start": turn_start,
-                              "answer_at": len(history), "result": result.to_json()}]
+        results = results + [
+            {
+                "asked": message.strip(),
+                "start": turn_start,
+                "answer_at": len(history),
+                "result": result.to_json(),
+            }
+        ]
         final = answer_html(result)
         words = final.split(" ")
         history = history + [{"role": "assistant", "content": ""}]
@@ -208,8 +225,9 @@ class ChatApp:
             "rewritten_query": result["rewritten_query"],
             "answer": result["answer"],
             "abstained": result["abstained"],
-            "citations": [{k: c[k] for k in ("n", "doc", "chunk_id", "quote")}
-                          for c in result["citations"]],
+            "citations": [
+                {k: c[k] for k in ("n", "doc", "chunk_id", "quote")} for c in result["citations"]
+            ],
         }
         try:
             with self._feedback_lock:
@@ -255,8 +273,7 @@ def build_app(engine, *, feedback_path: Path) -> gr.Blocks:
                     clear = gr.Button("Clear", size="sm", elem_id="rag-clear")
                 gr.Examples(EXAMPLES, inputs=textbox, label="Try")
                 with gr.Accordion("Settings", open=False):
-                    k = gr.Slider(1, 10, value=engine.settings.k, step=1,
-                                  label="Passages to read")
+                    k = gr.Slider(1, 10, value=engine.settings.k, step=1, label="Passages to read")
                     show_scores = gr.Checkbox(False, label="Show retrieval scores")
             with gr.Column(scale=2):
                 gr.Markdown("### Sources")
@@ -268,18 +285,31 @@ def build_app(engine, *, feedback_path: Path) -> gr.Blocks:
             outputs=[textbox, chatbot, results, sources],
             api_name="ask",
         )
-        retry.click(app.retry, inputs=[chatbot, results, k, show_scores],
-                    outputs=[chatbot, results, sources], api_name=False)
-        clear.click(lambda: ([], [], sources_html(None), ""),
-                    outputs=[chatbot, results, sources, textbox], api_name=False)
-        chatbot.clear(lambda: ([], sources_html(None)), outputs=[results, sources],
-                      api_name=False)
+        retry.click(
+            app.retry,
+            inputs=[chatbot, results, k, show_scores],
+            outputs=[chatbot, results, sources],
+            api_name=False,
+        )
+        clear.click(
+            lambda: ([], [], sources_html(None), ""),
+            outputs=[chatbot, results, sources, textbox],
+            api_name=False,
+        )
+        chatbot.clear(lambda: ([], sources_html(None)), outputs=[results, sources], api_name=False)
         chatbot.like(app.feedback, inputs=[results], outputs=None, api_name=False)
     return demo
 
 
-def launch(engine, *, host: str, port: int, share: bool, feedback_path: Path,
-           prevent_thread_lock: bool = False) -> gr.Blocks:
+def launch(
+    engine,
+    *,
+    host: str,
+    port: int,
+    share: bool,
+    feedback_path: Path,
+    prevent_thread_lock: bool = False,
+) -> gr.Blocks:
     """Serve the chat window; returns the Blocks (still serving when ``prevent_thread_lock``)."""
     demo = build_app(engine, feedback_path=feedback_path)
     demo.queue(default_concurrency_limit=8)

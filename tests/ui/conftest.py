@@ -19,8 +19,14 @@ def served(engine, tmp_path_factory):
 
     feedback = tmp_path_factory.mktemp("feedback") / "feedback.jsonl"
     port = free_port()
-    demo = launch(engine, host="127.0.0.1", port=port, share=False, feedback_path=feedback,
-                  prevent_thread_lock=True)
+    demo = launch(
+        engine,
+        host="127.0.0.1",
+        port=port,
+        share=False,
+        feedback_path=feedback,
+        prevent_thread_lock=True,
+    )
     url = f"http://127.0.0.1:{port}/"
     yield url, feedback
     demo.close()

@@ -73,8 +73,9 @@ def test_feedback_is_appended_as_jsonl(engine, tmp_path):
     app = ChatApp(engine, feedback_path=path)
     _, history, results, _ = run(app, "When did Xiaomi drop to third?")
     answer_index = results[0]["answer_at"]
-    app.feedback(results, gr.LikeData(target=None, data={"index": answer_index,
-                                                          "value": "", "liked": False}))
+    app.feedback(
+        results, gr.LikeData(target=None, data={"index": answer_index, "value": "", "liked": False})
+    )
     record = json.loads(path.read_text().splitlines()[0])
     assert record["liked"] is False
     assert record["question"] == "When did Xiaomi drop to third?"

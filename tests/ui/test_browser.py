@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
 
 if not Path(CHROMIUM).exists():
@@ -70,7 +77,8 @@ def test_html_in_a_question_is_shown_literally(page):
     xss = "<img src=x onerror=alert(1)>"
     ask(page, xss)
     page.wait_for_function(
-        "text => document.querySelector('#rag-chat').innerText.includes(text)", arg=xss,
+        "text => document.querySelector('#rag-chat').innerText.includes(text)",
+        arg=xss,
         timeout=60_000,
     )
     page.wait_for_timeout(1000)

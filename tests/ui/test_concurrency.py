@@ -19,8 +19,13 @@ def test_twenty_simultaneous_sessions(served):
         question, expected = QUESTIONS[number % len(QUESTIONS)]
         client = Client(url, verbose=False)
         _, history, sources = client.predict(question, [], 5, False, api_name="/ask")
-        text = " ".join(part["text"] for message in history if message["role"] == "assistant"
-                        for part in message["content"] if part.get("type") == "text")
+        text = " ".join(
+            part["text"]
+            for message in history
+            if message["role"] == "assistant"
+            for part in message["content"]
+            if part.get("type") == "text"
+        )
         return expected, text
 
     with ThreadPoolExecutor(max_workers=20) as pool:
