@@ -32,9 +32,8 @@ def main() -> None:
     gold = [g for g in load_gold(args.gold) if g.sources]
     embedder = Embedder()
     base = load_settings()
-    print(
-        f"{'size':>4} {'overlap':>7} {'chunks':>6} {'recall':>7} {'MRR':>6} {'nDCG':>6}  sample top-3"
-    )
+    header = ("size", "overlap", "chunks", "recall", "MRR", "nDCG")
+    print("{:>4} {:>7} {:>6} {:>7} {:>6} {:>6}  sample top-3".format(*header))
     for size in map(int, args.sizes.split(",")):
         for overlap in map(int, args.overlaps.split(",")):
             with tempfile.TemporaryDirectory() as folder:
