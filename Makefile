@@ -10,13 +10,12 @@ QUESTION ?= When did Xiaomi drop to third?
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test lint clean-index
+.PHONY: setup demo test eval bench clean-index
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: a looser requirement would pull several GB of CUDA packages.
 	$(BIN)/pip install --quiet "torch==2.13.0"
 	$(BIN)/pip install --quiet -e ".[dev]"
@@ -24,11 +23,18 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/rag index
-	$(BIN)/rag search "$(QUESTION)" --k 3
+	$(BIN)/rag ask "$(QUESTION)"
+	$(BIN)/rag chat
 
 test: setup
-	$(BIN)/ruff check rag ui tests
+	$(BIN)/ruff check rag ui tests scripts
 	$(BIN)/python -m pytest
+
+eval: setup
+	$(BIN)/rag eval
+
+bench: setup
+	$(BIN)/python scripts/bench.py
 
 clean-index:
 	rm -rf index/current index/builds index/.current-*
