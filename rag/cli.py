@@ -177,6 +177,8 @@ def search(settings: Settings, question: str, as_json: bool, no_rebuild: bool):
 
 
 def print_answer(result) -> None:
+    if result.reason.startswith("LLM unavailable"):
+        click.secho(result.reason, fg="yellow", err=True)
     if result.rewritten_query != result.question:
         click.secho(f"(asked as: {result.rewritten_query})", dim=True)
     click.secho(

@@ -47,7 +47,7 @@ class Engine:
         )
         self.retriever: Retriever = HybridRetriever(self.index)
         self.evidence = EvidenceIndex(self.index)
-        self.answerer: Answerer = ExtractiveAnswerer(self.evidence)
+        self.answerer: Answerer = make_answerer(settings, self.evidence)
 
     def query(self, text: str) -> Query:
         return Query.embed(normalise_question(text), self.embedder)
@@ -65,3 +65,19 @@ class Engine:
             evidence=self.evidence,
             k=k or self.settings.k,
         )
+
+
+def make_answerer(settings: Settings, evidence: EvidenceIndex) -> Answerer:
+    """The embedded extractive answerer, or an LLM in front of it when one is configured."""
+    extractive = ExtractiveAnswerer(evidence)
+    if not settings.llm_url:
+        return extractive
+    from .llm import LLMAnswerer
+
+    return LLMAnswerer(
+        evidence,
+        url=settings.llm_url,
+        model=settings.llm_model or "default",
+        api_key=settings.llm_api_key,
+        fallback=extractive,
+    )

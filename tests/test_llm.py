@@ -1,0 +1,81 @@
+"""The optional LLM answerer against a fake OpenAI-compatible endpoint on localhost."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from rag.engine import make_answerer
+from rag.llm import LLMAnswerer
+
+
+class FakeEndpoint(BaseHTTPRequestHandler):
+    behaviour = "answer"  # answer | forge | abstain
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        request = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        prompt = request["messages"][-1]["content"]
+        numbers = re.findall(r"^\[(\d+)\] .*third place", prompt, re.M)
+        claims = []
+        if self.behaviour == "answer" and numbers:
+            claims = [{"sentence": int(numbers[0]), "answer": "the last quarter of 2022"}]
+        elif self.behaviour == "forge" and numbers:
+            claims = [{"sentence": int(numbers[0]), "answer": "March 2019"}]
+        body = json.dumps({"choices": [{"message": {"content": json.dumps({"claims": claims})}}]})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def endpoint():
+    server = HTTPServer(("127.0.0.1", 0), FakeEndpoint)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def ask_with(engine, answerer, question="when did Xiaomi drop to third?"):
+    default = engine.answerer
+    engine.answerer = answerer
+    try:
+        return engine.ask(question)
+    finally:
+        engine.answerer = default
+
+
+def llm_answerer(engine, url):
+    settings = replace(engine.settings, llm_url=url, llm_model="fake")
+    answerer = make_answerer(settings, engine.evidence)
+    assert isinstance(answerer, LLMAnswerer)
+    return answerer
+
+
+def test_llm_claims_are_cited_and_verified(engine, endpoint):
+    FakeEndpoint.behaviour = "answer"
+    result = ask_with(engine, llm_answerer(engine, endpoint))
+    assert not result.abstained
+    assert "last quarter of 2022" in result.answer
+    assert result.citations[0].chunk.doc_id == "002_38dd1345af9d5afe.txt"
+
+
+def test_a_span_the_sentence_does_not_contain_is_never_shown(engine, endpoint):
+    FakeEndpoint.behaviour = "forge"
+    result = ask_with(engine, llm_answerer(engine, endpoint))
+    assert result.abstained and "March 2019" not in result.answer
+
+
+def test_unreachable_endpoint_falls_back_to_the_extractive_answerer(engine):
+    result = ask_with(engine, llm_answerer(engine, "http://127.0.0.1:9/v1"))
+    assert not result.abstained and "2023" in result.answer
+    assert "LLM unavailable" in result.reason
