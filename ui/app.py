@@ -177,7 +177,7 @@ class ChatApp:
                 {
                     "role": "assistant",
                     "content": escape_text(result.rewritten_query),
-                    "metadata": {"title": "🔁 Follow-up read as", "status": "done"},
+                    "metadata": {"title": "Follow-up read as", "status": "done"},
                 }
             ]
         sources = sources_html(result, scores=self._scores(result, show_scores))
