@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .answer import Answerer, ExtractiveAnswerer
-from .ask import AskResult, ask
 from .embedding import Embedder
 from .evidence import EvidenceIndex
 from .index import BuildReport, Index, open_index
 from .ingest import read_corpus
+from .pipeline import AskResult, ask
 from .question import normalise_question
 from .retrieve import Hit, HybridRetriever, Query, Retriever
 from .settings import Settings

@@ -168,3 +168,12 @@ def test_bad_input_gets_a_clear_reply_and_never_touches_the_index(seed_settings,
         assert "don't say" in out.output
     after = sorted((p.name, p.stat().st_mtime_ns) for p in index_dir.rglob("*") if p.is_file())
     assert before == after
+
+
+def test_python_api_returns_the_cli_json_object(seed_settings):
+    import rag
+
+    result = rag.ask("when did Xiaomi drop to third?", settings=seed_settings)
+    payload = result.to_json()
+    assert payload["citations"] and not payload["abstained"]
+    assert rag.get_engine(seed_settings) is rag.get_engine(seed_settings)  # loaded once

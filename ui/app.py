@@ -14,9 +14,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag.ask import AskResult
 from rag.citations import Citation
 from rag.errors import RagError
+from rag.pipeline import AskResult
 
 EXAMPLES = [
     "When did Xiaomi drop to third?",
