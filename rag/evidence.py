@@ -19,7 +19,8 @@ from .nlp import Sentence
 from .question import AnalysedQuestion
 from .terms import STOP_WORDS, stem, terms, words
 
-CONTEXT_WEIGHT = 0.5  # a term found only in the neighbouring sentence or the title counts half
+# A term found only in the previous sentence or among the article's topic terms counts half.
+CONTEXT_WEIGHT = 0.5
 COMMON_SHARE = 0.2
 PREDICATE_SHARE = 0.25
 
@@ -142,9 +143,10 @@ class EvidenceIndex:
     def _states_predicate(self, question: AnalysedQuestion, own: frozenset[str]) -> bool:
         """Does the sentence itself say most of what the question asks about?
 
-        Half the idf weight of the question's predicate words, or one of its
-        counts ("third"), must appear in the sentence; words the articles never
-        use at all ("laptops") can only be met by a close paraphrase.
+        A quarter of the idf weight of the question's predicate words (rare
+        words weigh most), or one of its counts ("third"), must appear in the
+        sentence itself; words the articles never use at all ("laptops") can
+        only be met by a close paraphrase.
         """
         if not question.predicate or question.counts & own:
             return True
