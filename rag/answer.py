@@ -9,12 +9,12 @@ factoid questions, the answer span in it). When nothing qualifies it abstains.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from .citations import Claim
 from .dates import is_point_in_time, names_a_time, resolve
-from .evidence import EvidenceIndex, ScoredSentence
+from .evidence import EvidenceIndex, ScoredSentence, joined_with_previous
 from .nlp import Sentence
 from .question import AMOUNT, DATE, ENTITY_LABELS, NAME, NUMBER, OTHER, PLACE, AnalysedQuestion
 from .retrieve import Hit, Query
@@ -57,6 +57,9 @@ class Span:
 
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 NAME_LABELS = frozenset({"PERSON", "ORG"})
+_COMPANY = re.compile(
+    r"\b(Ltd|Limited|Inc|Corp|Corporation|LLC|PLC|GmbH|Technologies|Electronics|Industries)\b"
+)
 _LIST_GLUE = re.compile(r"^(\s*,\s*(and\s+)?|\s+and\s+|\s*&\s*)$")
 _LOCATIVE = re.compile(r"\b(in|at|near|across|from|into|outside|inside)\s+(the\s+)?$", re.I)
 _NUMBER = re.compile(
@@ -152,7 +155,7 @@ def best_span(
             return len(sentence.text)
         return min(max(0, span.start - end, start - span.end) for start, end in anchors)
 
-    span = min(spans, key=lambda s: (s.label not in prefer, gap(s), s.start))
+    ranked = sorted(spans, key=lambda s: (s.label not in prefer, gap(s), s.start))
     if kind in (NAME, PLACE):
         # spaCy may label list members differently ("Chennai" as a person): any name counts.
         spans = spans + [
@@ -161,7 +164,12 @@ def best_span(
             if e.label in NAME_LABELS | PLACE_LABELS
         ]
         spans = list({(s.start, s.end): s for s in spans}.values())
-    return _with_listed_neighbours(sentence, span, spans), gap(span)
+    for span in ranked:
+        grown = _with_listed_neighbours(sentence, span, spans)
+        if kind == PLACE and _COMPANY.search(grown.text(sentence)):
+            continue  # "companies like Optiemus, Lava International Ltd." are not places
+        return grown, gap(span)
+    return None
 
 
 def _with_listed_neighbours(sentence: Sentence, span: Span, spans: list[Span]) -> Span:
@@ -218,6 +226,14 @@ class ExtractiveAnswerer:
                     self.evidence.common_terms,
                     self.evidence.proper_nouns,
                 )
+                if found is None and question.kind == DATE and candidate.states_predicate:
+                    # The date may sit in the sentence before: quote the two together.
+                    joined = joined_with_previous(
+                        self.evidence.index, candidate.chunk, candidate.sentence
+                    )
+                    if joined is not None:
+                        candidate = replace(candidate, sentence=joined)
+                        found = best_span(joined, question.kind, stems, question.prefer)
                 if found is None:
                     continue
                 span, bonus = found[0], proximity_bonus(found[1])

@@ -17,7 +17,7 @@ from .chunking import Chunk
 from .index import Index
 from .nlp import Sentence
 from .question import AnalysedQuestion
-from .terms import STOP_WORDS, stem, terms, words
+from .terms import STOP_WORDS, countries, stem, terms, without_rank_positions, words
 
 # A term found only in the previous sentence or among the article's topic terms counts half.
 CONTEXT_WEIGHT = 0.5
@@ -46,7 +46,8 @@ class EvidenceIndex:
         self.index = index
         self.sentence_terms: dict[str, list[frozenset[str]]] = {
             doc_id: [
-                frozenset(terms(s.text)) | frozenset(terms(" ".join(s.lemmas))) for s in sentences
+                frozenset(terms(s.text)) | frozenset(terms(" ".join(s.lemmas))) | countries(s.text)
+                for s in sentences
             ]
             for doc_id, sentences in index.sentences.items()
         }
@@ -72,7 +73,10 @@ class EvidenceIndex:
             # The article's own year covers "in 2017" for every sentence of a 2017 article.
             year = {index.articles[doc_id].date[:4]} if index.articles[doc_id].date else set()
             self.topic_terms[doc_id] = (
-                frozenset(terms(index.articles[doc_id].title)) | repeated | year
+                frozenset(terms(index.articles[doc_id].title))
+                | countries(index.articles[doc_id].title)
+                | repeated
+                | year
             )
 
     def weight(self, term: str) -> float:
@@ -144,11 +148,11 @@ class EvidenceIndex:
         """Does the sentence itself say most of what the question asks about?
 
         A quarter of the idf weight of the question's predicate words (rare
-        words weigh most), or one of its counts ("third"), must appear in the
+        words weigh most), or one of its counts ("100") or ranks ("third place"), must appear in the
         sentence itself; words the articles never use at all ("laptops") can
         only be met by a close paraphrase.
         """
-        if not question.predicate or question.counts & own:
+        if not question.predicate or (question.counts | question.ranks) & own:
             return True
         total = sum(self.weight(t) for t in question.predicate)
         found = sum(self.weight(t) for t in question.predicate & own)
@@ -160,6 +164,30 @@ class EvidenceIndex:
         vectors = self.index.sentence_vectors[chunk.doc_id]
         rows = range(chunk.first_sentence, chunk.last_sentence + 1)
         return sentences[max(rows, key=lambda i: float(vectors[i] @ query_vector))]
+
+
+def joined_with_previous(index: Index, chunk: Chunk, sentence: Sentence) -> Sentence | None:
+    """The sentence together with the one before it in the same paragraph and chunk.
+
+    News prose often dates an event in one sentence and names it in the next
+    ("In Q4 2022 it took third place. Samsung pushed it from first place.").
+    """
+    sentences = index.sentences[sentence.doc_id]
+    at = next((i for i, s in enumerate(sentences) if s.start == sentence.start), None)
+    if at is None or at - 1 < chunk.first_sentence:
+        return None
+    previous = sentences[at - 1]
+    text = chunk.text[previous.start - chunk.start : sentence.end - chunk.start]
+    if "\n" in text or not text.startswith(previous.text) or not text.endswith(sentence.text):
+        return None
+    return Sentence(
+        sentence.doc_id,
+        previous.start,
+        sentence.end,
+        text,
+        previous.entities + sentence.entities,
+        previous.lemmas + sentence.lemmas,
+    )
 
 
 def _proper_nouns(index: Index) -> frozenset[str]:
@@ -185,4 +213,5 @@ _ORDINAL = re.compile(
 
 
 def _ordinals(text: str) -> frozenset[str]:
-    return frozenset(m.group(1).lower() for m in _ORDINAL.finditer(text))
+    """Ordinal words of ``text`` other than ranks ("the second plant", not "second place")."""
+    return frozenset(m.group(1).lower() for m in _ORDINAL.finditer(without_rank_positions(text)))

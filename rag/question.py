@@ -8,7 +8,15 @@ import unicodedata
 from dataclasses import dataclass
 
 from .errors import RagError
-from .terms import STOP_WORDS, stem, words
+from .terms import (
+    STOP_WORDS,
+    country_stem,
+    rank_phrases,
+    ranks,
+    stem,
+    without_rank_positions,
+    words,
+)
 
 MAX_QUESTION_CHARS = 1000
 
@@ -289,6 +297,11 @@ class AnalysedQuestion:
         )
 
     @property
+    def ranks(self) -> frozenset[str]:
+        """Ranking positions the question asks about ("top spot" -> "rank1")."""
+        return frozenset(t.stem for t in self.terms if t.stem.startswith("rank"))
+
+    @property
     def predicate(self) -> frozenset[str]:
         """Stems of what the question says about its names ("heads", "founded", "open")."""
         return frozenset(
@@ -319,14 +332,16 @@ def analyse_question(
     frame_words = answer_nouns | LIGHT_WORDS
     excluded = {w for m in _EXCLUSION.finditer(text) for w in words(m.group(1))}
     group, previous_named_at = 0, -2
-    for position, match in enumerate(_TOKEN.finditer(text)):
+    # "top spot" is asked for as a rank (below), not as the words "top" and "spot".
+    in_rank_phrase = [range(a, b) for a, b in rank_phrases(text)]
+    for position, match in enumerate(_TOKEN.finditer(without_rank_positions(text))):
         token = match.group(0)
         for word in words(token):
             if word in STOP_WORDS or word in QUESTION_WORDS:
                 continue
             if vocabulary and word not in vocabulary and not word[:1].isdigit():
                 word = _closest(word, vocabulary) or word
-            stemmed = stem(word)
+            stemmed = country_stem(word)
             if stemmed in seen:
                 continue
             seen.add(stemmed)
@@ -336,6 +351,7 @@ def analyse_question(
             # Digits typed are exact; "first" or "one" is often just a way of speaking.
             numeric = any(ch.isdigit() for ch in token)
             frame = word in frame_words or stemmed in {stem(w) for w in frame_words}
+            frame = frame or any(match.start() in span for span in in_rank_phrase)
             if word in excluded:
                 named = numeric = False
                 frame = True
@@ -347,6 +363,11 @@ def analyse_question(
             key_terms.append(
                 KeyTerm(stemmed, token, named or numeric, frame=frame, name=group if named else 0)
             )
+    for start, end in rank_phrases(text):  # a rank asked about must be stated
+        for rank in sorted(ranks(text[start:end])):
+            if rank not in seen:
+                seen.add(rank)
+                key_terms.append(KeyTerm(rank, text[start:end], True))
     for word in words(context):
         if word not in STOP_WORDS and word not in QUESTION_WORDS and stem(word) not in seen:
             seen.add(stem(word))
@@ -369,8 +390,10 @@ def analyse_question(
 
 
 _ASKS_FOR_ORGANISATION = re.compile(
-    r"\b(which|what) (company|companies|firm|brand|manufacturer|partner|startup|start-up|vendor|"
-    r"competitor|rival|bank|agency|research firm|newspaper)\b",
+    r"\b(which|what) "
+    + _MODIFIERS
+    + r"(compan(y|ies)|firms?|brands?|manufacturers?|partners?|startups?|start-ups?|vendors?|"
+    r"competitors?|rivals?|banks?|agency|agencies|research firm|newspapers?)\b",
     re.I,
 )
 

@@ -204,6 +204,7 @@ def words(text: str) -> list[str]:
     """Lower-cased word tokens with number words mapped to digits (no stemming)."""
     text = _THOUSANDS.sub("", text.lower().replace("’", "'"))
     text = re.sub(r"'s\b", "", text)
+    text = re.sub(r"\bone of\b", "of", text)  # "one of the key tasks" counts nothing
     return [_NUMBER_WORDS.get(w, w) for w in _WORD.findall(text)]
 
 
@@ -213,5 +214,92 @@ def stem(word: str) -> str:
 
 
 def terms(text: str) -> list[str]:
-    """Stemmed content terms of ``text``, in order, duplicates kept."""
-    return [stem(w) for w in words(text) if w not in STOP_WORDS]
+    """Stemmed content terms of ``text``, in order, duplicates kept, then its ranks.
+
+    The number inside a ranking phrase is part of the rank ("third place" gives
+    "place" and "rank3", not "3"), so it is not mistaken for a count.
+    """
+    plain = [stem(w) for w in words(without_rank_positions(text)) if w not in STOP_WORDS]
+    return plain + sorted(ranks(text))
+
+
+# Positions in a ranking, however they are phrased: "top spot", "first place",
+# "number one", "No. 1", "market leader" are all rank 1; "third place",
+# "number three", "second largest" are ranks 3 and 2.
+_RANK_WORD = r"one|two|three|four|five|first|second|third|fourth|fifth|[1-5](?:st|nd|rd|th)?"
+_RANK = re.compile(
+    r"\b(?:"
+    r"(?P<ordinal>first|second|third|fourth|fifth|[1-5](?:st|nd|rd|th))[\s-]+"
+    r"(?:place|position|spot|slot|rank|ranked|largest|biggest)"
+    r"|(?:number|no\.?|#)\s*(?P<number>" + _RANK_WORD + r")\b(?![\s-]*(?:million|billion|lakh|%))"
+    r"|(?P<top>top)[\s-]+(?:spot|position|place|slot|rank|brand|vendor|player|seller)"
+    r"|(?:to|ranked|ranks|ranking)\s+(?P<after>first|second|third|fourth|fifth)\b"
+    r"(?!\s+(?:time|half|quarter|phase|day|week|month|year|batch|plant|unit|factory))"
+    r"|(?P<leader>market[\s-]+leader(?:ship)?|leadership position|pole position)"
+    r")",
+    re.IGNORECASE,
+)
+
+
+def ranks(text: str) -> frozenset[str]:
+    """Ranking positions ``text`` names, as terms: {"rank1"} for "top spot" or "No. 1"."""
+    found = set()
+    for match in _RANK.finditer(text):
+        position = match.group("ordinal") or match.group("number") or match.group("after")
+        if position:
+            found.add("rank" + words(re.sub(r"(?<=\d)(st|nd|rd|th)$", "", position))[0])
+        else:
+            found.add("rank1")
+    return frozenset(found)
+
+
+def rank_phrases(text: str) -> list[tuple[int, int]]:
+    """Character spans of the ranking phrases in ``text``."""
+    return [m.span() for m in _RANK.finditer(text)]
+
+
+def without_rank_positions(text: str) -> str:
+    """``text`` with the position word of each ranking phrase blanked out (same length)."""
+
+    def blank(match: re.Match) -> str:
+        phrase, start = match.group(0), match.start()
+        for group in ("ordinal", "number", "after"):
+            if match.group(group):
+                a, b = match.start(group) - start, match.end(group) - start
+                return phrase[:a] + " " * (b - a) + phrase[b:]
+        return phrase
+
+    return _RANK.sub(blank, text)
+
+
+# "Indian" is about India: a nationality word stands for its country.
+_DEMONYMS = {
+    "indian": "india",
+    "chinese": "china",
+    "korean": "korea",
+    "japanese": "japan",
+    "american": "america",
+    "taiwanese": "taiwan",
+    "vietnamese": "vietnam",
+    "indonesian": "indonesia",
+    "british": "britain",
+    "european": "europe",
+    "german": "germany",
+    "french": "france",
+    "african": "africa",
+    "asian": "asia",
+    "pakistani": "pakistan",
+    "bangladeshi": "bangladesh",
+    "russian": "russia",
+    "brazilian": "brazil",
+}
+
+
+def country_stem(word: str) -> str:
+    """The stem of the country a nationality word names, or of the word itself."""
+    return stem(_DEMONYMS.get(word, word))
+
+
+def countries(text: str) -> frozenset[str]:
+    """Stems of the countries ``text`` names through nationality words ("Indian")."""
+    return frozenset(stem(_DEMONYMS[w]) for w in words(text) if w in _DEMONYMS)

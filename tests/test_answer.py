@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from rag.answer import best_span, candidate_spans
 from rag.cli import cli
 from rag.nlp import Entity, Sentence
-from rag.question import DATE, NAME, NUMBER
+from rag.question import DATE, NAME, NUMBER, PLACE
 
 
 def sentence(text, *entities):
@@ -35,6 +35,22 @@ def test_question_words_are_not_their_own_answer():
     s = sentence("Acme CEO Jane Roe said sales grew.", ("Acme", "ORG"), ("Jane Roe", "PERSON"))
     span, _ = best_span(s, NAME, {"acm", "ceo"})
     assert span.text(s) == "Jane Roe"
+
+
+def test_a_list_of_companies_is_not_a_place():
+    s = sentence(
+        "Firms like Optiemus, Lava International Ltd. and Dixon Ltd. export from Noida.",
+        ("Optiemus", "GPE"),
+        ("Lava International Ltd.", "ORG"),
+        ("Dixon Ltd.", "ORG"),
+        ("Noida", "GPE"),
+    )
+    span, _ = best_span(s, PLACE, {"firm"})
+    assert span.text(s) == "Noida"
+    s = sentence(
+        "Firms like Optiemus and Dixon Ltd. grew.", ("Optiemus", "GPE"), ("Dixon Ltd.", "ORG")
+    )
+    assert best_span(s, PLACE, {"firm"}) is None
 
 
 def test_durations_and_bare_numbers_are_not_dates():
@@ -74,6 +90,9 @@ def test_sample_question_lists_both_dated_events_in_time_order(engine):
         ("Who is Xiaomi's founder?", "Lei Jun"),
         ("how many rural stores did xiaomi open", "500"),
         ("Which Indian company will make Xiaomi's neckband headphones?", "Optiemus"),
+        # Rankings phrased every which way ("top spot" = "first place").
+        ("When did Xiaomi lose the top spot in India?", "2022"),
+        ("who took the number one position from xiaomi", "Samsung"),
     ],
 )
 def test_answers_to_paraphrased_questions(engine, question, expected):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.index import IndexUnusable, build_index, load_index, open_index
+from rag.index import FORMAT_VERSION, IndexUnusable, build_index, load_index, open_index
 from rag.ingest import read_corpus
 from rag.settings import Settings
 
@@ -26,7 +26,7 @@ def build(settings, embedder, **kwargs):
 def test_manifest_records_what_built_the_index(settings, embedder):
     index, report = build(settings, embedder)
     manifest = index.manifest
-    assert manifest["format_version"] == 2
+    assert manifest["format_version"] == FORMAT_VERSION
     assert manifest["model"]["weights_sha256"] == embedder.weights_sha256
     assert manifest["chunking"]["chunk_size"] == settings.chunk_size
     assert manifest["counts"]["chunks"] == len(index.chunks) == report.chunks

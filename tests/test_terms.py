@@ -1,0 +1,41 @@
+import pytest
+
+from rag.terms import countries, country_stem, ranks, terms, without_rank_positions
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("Acme took third place in the market.", {"rank3"}),
+        ("Acme was reduced to number three in Q1.", {"rank3"}),
+        ("Acme is No. 1 again.", {"rank1"}),
+        ("Acme lost the top spot to Zeta.", {"rank1"}),
+        ("Acme, the market leader, grew.", {"rank1"}),
+        ("Acme is the second-largest seller.", {"rank2"}),
+        ("Sales dropped to fourth.", {"rank4"}),
+        # Not rankings: an ordinal of time, a count after "number", a first glance.
+        ("For the first time, Acme sold phones.", set()),
+        ("The number of stores rose.", set()),
+        ("It sold number 1 million units.", set()),
+        ("At first glance it looked fine.", set()),
+    ],
+)
+def test_ranks_read_a_position_however_it_is_phrased(text, expected):
+    assert ranks(text) == expected
+
+
+def test_rank_position_words_are_part_of_the_rank_not_a_count():
+    assert terms("took third place") == ["took", "place", "rank3"]
+    assert "3" in terms("three new plants")
+    assert without_rank_positions("fell to third") == "fell to      "
+
+
+def test_nationality_words_stand_for_their_country():
+    assert countries("Indian and Chinese makers") == {"india", "china"}
+    assert country_stem("korean") == country_stem("korea")
+    assert countries("Acme makes phones") == frozenset()
+
+
+def test_one_of_is_an_idiom_not_a_count():
+    assert "1" not in terms("It is one of the key tasks.")
+    assert "1" in terms("It opened one store.")
