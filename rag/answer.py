@@ -18,7 +18,7 @@ from .evidence import EvidenceIndex, ScoredSentence, joined_with_previous
 from .nlp import Sentence
 from .question import AMOUNT, DATE, ENTITY_LABELS, NAME, NUMBER, OTHER, PLACE, AnalysedQuestion
 from .retrieve import Hit, Query
-from .terms import terms
+from .terms import rank_phrases, terms
 
 # Evidence must be about the question: similarity plus key-term coverage.
 MIN_SUPPORT = 0.75
@@ -91,8 +91,11 @@ def candidate_spans(
             if not any(a <= match.start() < b for a, b in taken):
                 spans.append(Span(match.start(), match.end(), "CARDINAL"))
     kept = []
+    in_rank = [range(a, b) for a, b in rank_phrases(sentence.text)]
     for span in spans:
         text = span.text(sentence)
+        if kind in (NUMBER, AMOUNT) and any(span.start in r for r in in_rank):
+            continue  # "number three" in a ranking is a position, not a count
         span_terms = set(terms(text))
         if span_terms and span_terms <= question_stems | uninformative:
             continue

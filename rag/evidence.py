@@ -17,7 +17,7 @@ from .chunking import Chunk
 from .index import Index
 from .nlp import Sentence
 from .question import AnalysedQuestion
-from .terms import STOP_WORDS, countries, stem, terms, without_rank_positions, words
+from .terms import STOP_WORDS, countries, initialisms, stem, terms, without_rank_positions, words
 
 # A term found only in the previous sentence or among the article's topic terms counts half.
 CONTEXT_WEIGHT = 0.5
@@ -49,6 +49,11 @@ class EvidenceIndex:
                 frozenset(terms(s.text)) | frozenset(terms(" ".join(s.lemmas))) | countries(s.text)
                 for s in sentences
             ]
+            for doc_id, sentences in index.sentences.items()
+        }
+        # Initialisms each sentence writes or spells out: "MD", "Chief Executive Officer".
+        self.sentence_initialisms: dict[str, list[frozenset[str]]] = {
+            doc_id: [_initialisms_written(s.text) for s in sentences]
             for doc_id, sentences in index.sentences.items()
         }
         frequency: Counter[str] = Counter(
@@ -103,6 +108,12 @@ class EvidenceIndex:
                     continue
                 seen.add((doc_id, i))
                 own = self.sentence_terms[doc_id][i]
+                # "MD" in the sentence stands for the question's "managing director".
+                written = self.sentence_initialisms[doc_id][i]
+                spelled = {
+                    t for short, full in question.initialisms if short in written for t in full
+                }
+                own = own | spelled if spelled else own
                 previous = self.sentence_terms[doc_id][i - 1] if i > 0 else frozenset()
                 gained, missing = 0.0, []
                 for term in question.terms:
@@ -164,6 +175,12 @@ class EvidenceIndex:
         vectors = self.index.sentence_vectors[chunk.doc_id]
         rows = range(chunk.first_sentence, chunk.last_sentence + 1)
         return sentences[max(rows, key=lambda i: float(vectors[i] @ query_vector))]
+
+
+def _initialisms_written(text: str) -> frozenset[str]:
+    """Initialisms in ``text``: upper-case words ("MD") and capitalised runs spelled out."""
+    upper = {w.lower() for w in re.findall(r"\b[A-Z]{2,5}\b", text)}
+    return frozenset(upper) | frozenset(initialisms(text, capitalised_only=True))
 
 
 def joined_with_previous(index: Index, chunk: Chunk, sentence: Sentence) -> Sentence | None:

@@ -11,6 +11,7 @@ from .errors import RagError
 from .terms import (
     STOP_WORDS,
     country_stem,
+    initialisms,
     rank_phrases,
     ranks,
     stem,
@@ -207,8 +208,26 @@ def _closest(word: str, vocabulary: frozenset[str]) -> str | None:
     """The article word a misspelt question word most likely means, if one is close."""
     if len(word) < 5:
         return None
-    found = difflib.get_close_matches(word, vocabulary, n=1, cutoff=0.85)
-    return found[0] if found else None
+    allowed = 1 if len(word) < 8 else 2  # edits a typo may make: "xiamoi", "manufactring"
+    for found in difflib.get_close_matches(word, vocabulary, n=5, cutoff=0.75):
+        if typo_distance(word, found) <= allowed:
+            return found
+    return None
+
+
+def typo_distance(a: str, b: str) -> int:
+    """Edits (insert, delete, substitute, swap two neighbours) that turn ``a`` into ``b``."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = a[i - 1] != b[j - 1]
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], previous2[j - 2] + 1)
+        previous2, previous = previous, row
+    return previous[-1]
 
 
 MONTH_WORDS = frozenset(
@@ -278,6 +297,8 @@ class AnalysedQuestion:
     terms: tuple[KeyTerm, ...]
     prefer: frozenset[str] = frozenset()  # entity labels most likely to hold the answer
     answer_nouns: frozenset[str] = frozenset()  # "what record": the answer is a record
+    # "managing director" may be written "MD": (initialism, the stems it stands for)
+    initialisms: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def required(self) -> tuple[KeyTerm, ...]:
@@ -386,6 +407,7 @@ def analyse_question(
         terms=tuple(key_terms),
         prefer=preferred_labels(text, kind),
         answer_nouns=frozenset(stem(w) for w in answer_nouns if w not in STOP_WORDS),
+        initialisms=tuple(initialisms(text).items()),
     )
 
 

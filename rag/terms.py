@@ -303,3 +303,39 @@ def country_stem(word: str) -> str:
 def countries(text: str) -> frozenset[str]:
     """Stems of the countries ``text`` names through nationality words ("Indian")."""
     return frozenset(stem(_DEMONYMS[w]) for w in words(text) if w in _DEMONYMS)
+
+
+_RUN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*")
+
+
+def initialisms(text: str, *, capitalised_only: bool = False) -> dict[str, tuple[str, ...]]:
+    """Initialisms of runs of two to four content words, with the stems they stand for.
+
+    "managing director" gives {"md": ("manag", "director")}, so a sentence that
+    writes "MD" is found for it; with ``capitalised_only`` only runs written as
+    names count ("Chief Executive Officer"), which is how articles spell them out.
+    """
+    runs: list[list[str]] = [[]]
+    previous_end = 0
+    for match in _RUN_WORD.finditer(text):
+        word, lower = match.group(0), match.group(0).lower()
+        breaks = (
+            lower in STOP_WORDS
+            or word.isupper()  # "MD" is an initialism already, not a word of one
+            or (capitalised_only and not word[:1].isupper())
+            or text[previous_end : match.start()].strip() != ""  # punctuation ends a run
+        )
+        if breaks:
+            runs.append([])
+        if not (lower in STOP_WORDS or word.isupper()):
+            if capitalised_only and not word[:1].isupper():
+                continue
+            runs[-1].append(lower)
+        previous_end = match.end()
+    found: dict[str, tuple[str, ...]] = {}
+    for run in runs:
+        for size in range(2, 5):
+            for start in range(len(run) - size + 1):
+                part = run[start : start + size]
+                found["".join(w[0] for w in part)] = tuple(stem(w) for w in part)
+    return found

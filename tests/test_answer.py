@@ -53,6 +53,11 @@ def test_a_list_of_companies_is_not_a_place():
     assert best_span(s, PLACE, {"firm"}) is None
 
 
+def test_a_rank_is_not_a_count():
+    s = sentence("Acme fell to number three after selling 400 phones.", ("three", "CARDINAL"))
+    assert [c.text(s) for c in candidate_spans(s, NUMBER, set())] == ["400"]
+
+
 def test_durations_and_bare_numbers_are_not_dates():
     s = sentence(
         "Over nine months, stores in tier 3, 4 towns opened in Q2 2021.",
@@ -93,6 +98,8 @@ def test_sample_question_lists_both_dated_events_in_time_order(engine):
         # Rankings phrased every which way ("top spot" = "first place").
         ("When did Xiaomi lose the top spot in India?", "2022"),
         ("who took the number one position from xiaomi", "Samsung"),
+        # "MD" in the article, spelled out in the question.
+        ("who is the vice chairman and managing director of dixon", "Atul B. Lall"),
     ],
 )
 def test_answers_to_paraphrased_questions(engine, question, expected):

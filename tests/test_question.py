@@ -13,6 +13,7 @@ from rag.question import (
     answer_type,
     normalise_question,
     rewrite_with_history,
+    typo_distance,
 )
 
 
@@ -113,3 +114,27 @@ def test_huge_question_is_refused_and_control_characters_removed():
     with pytest.raises(RagError, match="characters"):
         normalise_question("why " * 25_000)
     assert normalise_question("when\x00 did\x1b it\nhappen?") == "when did it happen?"
+
+
+@pytest.mark.parametrize(
+    "a,b,distance",
+    [
+        ("xiamoi", "xiaomi", 1),
+        ("manufactring", "manufacturing", 1),
+        ("dixon", "dixon", 0),
+        ("abc", "", 3),
+        ("samsung", "xiaomi", 7),
+    ],
+)
+def test_typo_distance_counts_a_swap_as_one_edit(a, b, distance):
+    assert typo_distance(a, b) == distance
+
+
+def test_misspelt_words_are_read_as_the_article_word_they_nearly_spell():
+    vocabulary = frozenset({"xiaomi", "manufacturing", "samsung", "shipments"})
+    question = analyse_question("how much did Xiamoi shipmetns fall", vocabulary=vocabulary)
+    stems = {t.stem for t in question.terms}
+    assert {"xiaomi", "shipment"} <= stems
+    # A real word that is merely similar is not "corrected".
+    question = analyse_question("did samsong or xiaomax grow", vocabulary=vocabulary)
+    assert "xiaomi" not in {t.stem for t in question.terms}

@@ -1,6 +1,13 @@
 import pytest
 
-from rag.terms import countries, country_stem, ranks, terms, without_rank_positions
+from rag.terms import (
+    countries,
+    country_stem,
+    initialisms,
+    ranks,
+    terms,
+    without_rank_positions,
+)
 
 
 @pytest.mark.parametrize(
@@ -39,3 +46,11 @@ def test_nationality_words_stand_for_their_country():
 def test_one_of_is_an_idiom_not_a_count():
     assert "1" not in terms("It is one of the key tasks.")
     assert "1" in terms("It opened one store.")
+
+
+def test_initialisms_of_word_runs():
+    assert initialisms("the managing director of Acme")["md"] == ("manag", "director")
+    spelled = initialisms("said Jane Roe, Chief Executive Officer of Acme", capitalised_only=True)
+    assert spelled["ceo"] == ("chief", "execut", "offic")
+    # Punctuation ends a run: "Roe, Chief" is not one name.
+    assert "rc" not in spelled
