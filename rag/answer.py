@@ -91,11 +91,14 @@ def candidate_spans(
             if not any(a <= match.start() < b for a, b in taken):
                 spans.append(Span(match.start(), match.end(), "CARDINAL"))
     kept = []
-    in_rank = [range(a, b) for a, b in rank_phrases(sentence.text)]
+    # "number three" in a ranking is a position, not a count
+    in_rank = (
+        [range(a, b) for a, b, _ in rank_phrases(sentence.text)] if kind in (NUMBER, AMOUNT) else []
+    )
     for span in spans:
         text = span.text(sentence)
-        if kind in (NUMBER, AMOUNT) and any(span.start in r for r in in_rank):
-            continue  # "number three" in a ranking is a position, not a count
+        if any(span.start in r for r in in_rank):
+            continue
         span_terms = set(terms(text))
         if span_terms and span_terms <= question_stems | uninformative:
             continue
@@ -221,14 +224,7 @@ class ExtractiveAnswerer:
                 if question.answer_nouns & candidate.terms:
                     bonus = ANSWER_NOUN_BONUS  # "what record ...": the sentence naming a record
             else:
-                found = best_span(
-                    candidate.sentence,
-                    question.kind,
-                    stems,
-                    question.prefer,
-                    self.evidence.common_terms,
-                    self.evidence.proper_nouns,
-                )
+                found = self._span(candidate.sentence, question, stems)
                 if found is None and question.kind == DATE and candidate.states_predicate:
                     # The date may sit in the sentence before: quote the two together.
                     joined = joined_with_previous(
@@ -236,7 +232,7 @@ class ExtractiveAnswerer:
                     )
                     if joined is not None:
                         candidate = replace(candidate, sentence=joined)
-                        found = best_span(joined, question.kind, stems, question.prefer)
+                        found = self._span(joined, question, stems)
                 if found is None:
                     continue
                 span, bonus = found[0], proximity_bonus(found[1])
@@ -263,6 +259,18 @@ class ExtractiveAnswerer:
         if question.kind == DATE:
             claims.sort(key=lambda c: (c.sort_key is None, c.sort_key or ()))
         return Draft(claims=claims)
+
+    def _span(
+        self, sentence: Sentence, question: AnalysedQuestion, stems: set[str]
+    ) -> tuple[Span, int] | None:
+        return best_span(
+            sentence,
+            question.kind,
+            stems,
+            question.prefer,
+            self.evidence.common_terms,
+            self.evidence.proper_nouns,
+        )
 
     def _claim(
         self, candidate: ScoredSentence, span: Span | None, question: AnalysedQuestion

@@ -36,7 +36,7 @@ from .nlp import Entity, Sentence, analyse
 from .settings import Settings
 from .terms import terms
 
-FORMAT_VERSION = 3  # 3: BM25 terms include ranks ("top spot" -> rank1)
+FORMAT_VERSION = 3  # 3: BM25 terms include ranks ("top spot" -> rank1), "one of" is no count
 # Bump when what is embedded changes (e.g. the text a sentence vector is made from).
 EMBEDDING_RECIPE = 2
 CURRENT = "current"

@@ -12,8 +12,8 @@ from .terms import (
     STOP_WORDS,
     country_stem,
     initialisms,
+    is_rank,
     rank_phrases,
-    ranks,
     stem,
     without_rank_positions,
     words,
@@ -320,7 +320,7 @@ class AnalysedQuestion:
     @property
     def ranks(self) -> frozenset[str]:
         """Ranking positions the question asks about ("top spot" -> "rank1")."""
-        return frozenset(t.stem for t in self.terms if t.stem.startswith("rank"))
+        return frozenset(t.stem for t in self.terms if is_rank(t.stem))
 
     @property
     def predicate(self) -> frozenset[str]:
@@ -354,7 +354,8 @@ def analyse_question(
     excluded = {w for m in _EXCLUSION.finditer(text) for w in words(m.group(1))}
     group, previous_named_at = 0, -2
     # "top spot" is asked for as a rank (below), not as the words "top" and "spot".
-    in_rank_phrase = [range(a, b) for a, b in rank_phrases(text)]
+    rank_spans = rank_phrases(text)
+    in_rank_phrase = [range(a, b) for a, b, _ in rank_spans]
     for position, match in enumerate(_TOKEN.finditer(without_rank_positions(text))):
         token = match.group(0)
         for word in words(token):
@@ -384,11 +385,10 @@ def analyse_question(
             key_terms.append(
                 KeyTerm(stemmed, token, named or numeric, frame=frame, name=group if named else 0)
             )
-    for start, end in rank_phrases(text):  # a rank asked about must be stated
-        for rank in sorted(ranks(text[start:end])):
-            if rank not in seen:
-                seen.add(rank)
-                key_terms.append(KeyTerm(rank, text[start:end], True))
+    for start, end, rank in rank_spans:  # a rank asked about must be stated
+        if rank not in seen:
+            seen.add(rank)
+            key_terms.append(KeyTerm(rank, text[start:end], True))
     for word in words(context):
         if word not in STOP_WORDS and word not in QUESTION_WORDS and stem(word) not in seen:
             seen.add(stem(word))

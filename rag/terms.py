@@ -231,7 +231,9 @@ _RANK = re.compile(
     r"\b(?:"
     r"(?P<ordinal>first|second|third|fourth|fifth|[1-5](?:st|nd|rd|th))[\s-]+"
     r"(?:place|position|spot|slot|rank|ranked|largest|biggest)"
-    r"|(?:number|no\.?|#)\s*(?P<number>" + _RANK_WORD + r")\b(?![\s-]*(?:million|billion|lakh|%))"
+    # "No. 1" or "no 1", but "no one knows" is not a ranking
+    r"|(?:number\s+|no\.\s*|no\s+(?=\d))(?P<number>" + _RANK_WORD + r")\b"
+    r"(?![\s-]*(?:million|billion|lakh|%))"
     r"|(?P<top>top)[\s-]+(?:spot|position|place|slot|rank|brand|vendor|player|seller)"
     r"|(?:to|ranked|ranks|ranking)\s+(?P<after>first|second|third|fourth|fifth)\b"
     r"(?!\s+(?:time|half|quarter|phase|day|week|month|year|batch|plant|unit|factory))"
@@ -241,21 +243,26 @@ _RANK = re.compile(
 )
 
 
-def ranks(text: str) -> frozenset[str]:
-    """Ranking positions ``text`` names, as terms: {"rank1"} for "top spot" or "No. 1"."""
-    found = set()
+def rank_phrases(text: str) -> list[tuple[int, int, str]]:
+    """Each ranking phrase of ``text``: its character span and its rank ("rank1")."""
+    found = []
     for match in _RANK.finditer(text):
         position = match.group("ordinal") or match.group("number") or match.group("after")
         if position:
-            found.add("rank" + words(re.sub(r"(?<=\d)(st|nd|rd|th)$", "", position))[0])
+            rank = "rank" + words(re.sub(r"(?<=\d)(st|nd|rd|th)$", "", position))[0]
         else:
-            found.add("rank1")
-    return frozenset(found)
+            rank = "rank1"  # "top spot", "market leader"
+        found.append((match.start(), match.end(), rank))
+    return found
 
 
-def rank_phrases(text: str) -> list[tuple[int, int]]:
-    """Character spans of the ranking phrases in ``text``."""
-    return [m.span() for m in _RANK.finditer(text)]
+def ranks(text: str) -> frozenset[str]:
+    """Ranking positions ``text`` names, as terms: {"rank1"} for "top spot" or "No. 1"."""
+    return frozenset(rank for _, _, rank in rank_phrases(text))
+
+
+def is_rank(term: str) -> bool:
+    return re.fullmatch(r"rank\d+", term) is not None
 
 
 def without_rank_positions(text: str) -> str:
@@ -319,17 +326,14 @@ def initialisms(text: str, *, capitalised_only: bool = False) -> dict[str, tuple
     previous_end = 0
     for match in _RUN_WORD.finditer(text):
         word, lower = match.group(0), match.group(0).lower()
-        breaks = (
+        joins = not (
             lower in STOP_WORDS
             or word.isupper()  # "MD" is an initialism already, not a word of one
             or (capitalised_only and not word[:1].isupper())
-            or text[previous_end : match.start()].strip() != ""  # punctuation ends a run
         )
-        if breaks:
+        if not joins or text[previous_end : match.start()].strip():  # punctuation ends a run
             runs.append([])
-        if not (lower in STOP_WORDS or word.isupper()):
-            if capitalised_only and not word[:1].isupper():
-                continue
+        if joins:
             runs[-1].append(lower)
         previous_end = match.end()
     found: dict[str, tuple[str, ...]] = {}

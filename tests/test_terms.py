@@ -25,6 +25,7 @@ from rag.terms import (
         ("The number of stores rose.", set()),
         ("It sold number 1 million units.", set()),
         ("At first glance it looked fine.", set()),
+        ("No one knows, and no two phones match.", set()),
     ],
 )
 def test_ranks_read_a_position_however_it_is_phrased(text, expected):
