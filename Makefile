@@ -6,6 +6,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 QUESTION ?= When did Xiaomi drop to third?
+# `PORT=8080 make demo` serves the chat window on another port.
+PORT   ?= 7860
 
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
@@ -24,7 +26,7 @@ $(STAMP): pyproject.toml
 demo: setup
 	$(BIN)/rag index
 	$(BIN)/rag ask "$(QUESTION)"
-	$(BIN)/rag chat
+	$(BIN)/rag chat --port $(PORT)
 
 test: setup
 	$(BIN)/ruff check rag ui tests scripts

@@ -30,4 +30,7 @@ def get_engine(settings: Settings | None = None) -> Engine:
 
 def ask(question: str, *, history=None, settings: Settings | None = None) -> AskResult:
     """Answer ``question`` from the indexed articles (same object as ``rag ask --json``)."""
+    from .question import normalise_question
+
+    normalise_question(question)  # RagError for unusable input before anything loads
     return get_engine(settings).ask(question, history=history)

@@ -65,10 +65,19 @@ def say(message: str) -> None:
 
 def load_engine(settings: Settings, *, allow_rebuild: bool = True, rebuild: bool = False):
     from .engine import Engine
+    from .index import check_index_dir
 
+    check_index_dir(settings.index_dir)  # before seconds of model loading, not after
     return Engine(
         settings, allow_rebuild=allow_rebuild, rebuild=rebuild, show_progress=True, say=say
     )
+
+
+def check_question(question: str) -> None:
+    """RagError for an empty or oversized question, before the model and index load."""
+    from .question import normalise_question
+
+    normalise_question(question)
 
 
 @click.group(cls=RagGroup)
@@ -156,6 +165,7 @@ def hit_json(hit, rank: int) -> dict:
 @click.option("--no-rebuild", is_flag=True, help="Stop instead of (re)building the index.")
 def search(settings: Settings, question: str, as_json: bool, no_rebuild: bool):
     """Print the passages that best match QUESTION (hybrid dense + BM25)."""
+    check_question(question)
     engine = load_engine(settings, allow_rebuild=not no_rebuild)
     hits = engine.search(question, k=settings.k)
     if as_json:
@@ -215,6 +225,7 @@ def ask(
     settings: Settings, question: str, history: tuple[str, ...], as_json: bool, no_rebuild: bool
 ):
     """Answer QUESTION from the articles, citing the sentences that say so."""
+    check_question(question)
     engine = load_engine(settings, allow_rebuild=not no_rebuild)
     result = engine.ask(question, history=list(history))
     if as_json:
@@ -243,12 +254,33 @@ def ask(
 )
 @click.option("--k", "k", type=click.IntRange(1, 50), help="Passages per question.")
 @click.option("--no-rebuild", is_flag=True, help="Stop instead of (re)building the index.")
-def evaluate(settings: Settings, gold_path: Path, out_dir: Path, no_rebuild: bool):
+@click.option(
+    "--squad",
+    "squad_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Score a SQuAD 2.0-format file instead (its articles indexed into OUT/squad/).",
+)
+@click.option(
+    "--paragraph-given", is_flag=True, help="With --squad: the reader alone, on each paragraph."
+)
+def evaluate(
+    settings: Settings,
+    gold_path: Path,
+    out_dir: Path,
+    no_rebuild: bool,
+    squad_path: Path | None,
+    paragraph_given: bool,
+):
     """Run every gold question through `rag ask` and write metrics and reports."""
     from tqdm import tqdm
 
     from .evaluate import load_gold, run_eval, write_reports
 
+    if paragraph_given and squad_path is None:
+        raise RagError("--paragraph-given needs --squad FILE")
+    if squad_path is not None:
+        evaluate_squad(settings, squad_path, out_dir, paragraph_given=paragraph_given)
+        return
     gold = load_gold(gold_path)
     engine = load_engine(settings, allow_rebuild=not no_rebuild)
     with tqdm(total=len(gold), desc="Evaluating", unit="q", leave=False) as bar:
@@ -275,11 +307,48 @@ def evaluate(settings: Settings, gold_path: Path, out_dir: Path, no_rebuild: boo
         )
     )
     click.echo(
+        f"SQuAD-style: EM {o['squad_exact']:.1%} | F1 {o['squad_f1']:.1%} "
+        "(an unanswerable question scores 1 only when abstained)"
+    )
+    click.echo(
         f"latency p50/p95 ms: retrieve {o['latency_retrieve_p50_ms']:.1f}/"
         f"{o['latency_retrieve_p95_ms']:.1f} | answer {o['latency_answer_p50_ms']:.1f}/"
         f"{o['latency_answer_p95_ms']:.1f} | total {o['latency_total_p50_ms']:.1f}/"
         f"{o['latency_total_p95_ms']:.1f}"
     )
+
+
+def evaluate_squad(settings: Settings, path: Path, out_dir: Path, *, paragraph_given: bool):
+    """SQuAD 2.0 scoring: the whole system over a scratch index, or the reader alone."""
+    from tqdm import tqdm
+
+    from . import squad
+
+    articles, questions = squad.load_squad(path)
+    bar = tqdm(total=len(questions), desc="Evaluating", unit="q", leave=False)
+    if paragraph_given:
+        from .answering.reader import Reader
+
+        reader = Reader(settings.reader_dir)
+        rows = squad.predict_paragraph(reader, reader.threshold, questions, bar.update)
+    else:
+        scratch = out_dir / "squad"
+        squad.write_corpus(articles, scratch / "articles")
+        settings = settings.with_overrides(
+            seeds_dir=scratch / "articles", index_dir=scratch / "index"
+        )
+        rows = squad.predict_open(load_engine(settings), questions, bar.update)
+    bar.close()
+    summary = squad.summarise(questions, {r["id"]: r["prediction"] for r in rows})
+    summary["setting"] = "paragraph given" if paragraph_given else "open (all articles indexed)"
+    summary["file"] = str(path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with (out_dir / "squad_predictions.jsonl").open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    (out_dir / "squad_report.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    click.echo(f"Wrote {out_dir}/squad_predictions.jsonl, squad_report.json")
+    click.echo(f"{summary['setting']}: {squad.summary_line(summary)}")
 
 
 @cli.command()
@@ -302,4 +371,11 @@ def chat(settings: Settings, host: str, port: int, share: bool, no_rebuild: bool
     from ui.app import launch
 
     click.echo(f"Serving the chat window on http://{host}:{port}  (Ctrl+C to stop)")
-    launch(engine, host=host, port=port, share=share, feedback_path=settings.feedback_file)
+    launch(
+        engine,
+        host=host,
+        port=port,
+        share=share,
+        feedback_path=settings.feedback_file,
+        feedback_cap=settings.feedback_cap,
+    )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .answer import Answerer, ExtractiveAnswerer
+from .answering import Answerer
 from .embedding import Embedder
 from .evidence import EvidenceIndex
 from .index import BuildReport, Index, open_index
 from .ingest import read_corpus
+from .language import LanguageCheck
 from .pipeline import AskResult, ask
 from .question import normalise_question
 from .retrieve import Hit, HybridRetriever, Query, Retriever
@@ -47,6 +48,7 @@ class Engine:
         )
         self.retriever: Retriever = HybridRetriever(self.index)
         self.evidence = EvidenceIndex(self.index)
+        self.language = LanguageCheck.from_index(self.index)
         self.answerer: Answerer = make_answerer(settings, self.evidence)
 
     def query(self, text: str) -> Query:
@@ -56,6 +58,7 @@ class Engine:
         return self.retriever.search(self.query(text), k=k or self.settings.k)
 
     def ask(self, question: str, *, history=None, k: int | None = None) -> AskResult:
+        self.language.check(question)  # a polite notice, not an abstention
         return ask(
             question,
             history=history,
@@ -68,16 +71,24 @@ class Engine:
 
 
 def make_answerer(settings: Settings, evidence: EvidenceIndex) -> Answerer:
-    """The embedded extractive answerer, or an LLM in front of it when one is configured."""
-    extractive = ExtractiveAnswerer(evidence)
+    """The trained reader (or the earlier rules), with an LLM in front when one is configured."""
+    if settings.answerer == "rules":
+        from .answering.rules import ExtractiveAnswerer
+
+        embedded: Answerer = ExtractiveAnswerer(evidence)
+    else:
+        from .answering.choose import ReaderAnswerer
+        from .answering.reader import Reader
+
+        embedded = ReaderAnswerer(Reader(settings.reader_dir), evidence)
     if not settings.llm_url:
-        return extractive
-    from .llm import LLMAnswerer
+        return embedded
+    from .answering.llm import LLMAnswerer
 
     return LLMAnswerer(
         evidence,
         url=settings.llm_url,
         model=settings.llm_model or "default",
         api_key=settings.llm_api_key,
-        fallback=extractive,
+        fallback=embedded,
     )

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import metrics
+from . import metrics, squad
 from .errors import RagError
 from .retrieve import RETRIEVERS
 
@@ -17,6 +17,7 @@ HEADLINE = [
     "answerable_accuracy",
     "supported_accuracy",
     "answer_f1",
+    "squad_f1",
     "citation_precision",
     "citation_recall",
     "abstain_rate",
@@ -102,6 +103,16 @@ def judge(item: GoldItem, prediction: dict) -> tuple[bool, float, int]:
     return correct, f1, good
 
 
+def squad_style(outcome: Outcome) -> tuple[float, float]:
+    """(EM, F1) by the SQuAD 2.0 definition: the short answer, or "" when abstained."""
+    prediction = outcome.prediction
+    shown = "" if prediction["abstained"] else (prediction.get("short_answer") or "")
+    question = squad.SquadQuestion(
+        outcome.item.id, outcome.item.question, tuple(outcome.item.answers), "", ""
+    )
+    return squad.score(question, shown)
+
+
 def retrieval_scores(engine, item: GoldItem, rewritten: str, k: int) -> dict:
     if not item.sources:
         return {}
@@ -163,6 +174,8 @@ def summarise(outcomes: list[Outcome], *, k: int) -> dict:
         "citation_recall": metrics.mean([o.good_citations > 0 for o in answerable]),
         "abstain_rate": metrics.mean([o.abstained for o in unanswerable]),
         "false_abstain_rate": metrics.mean([o.abstained for o in answerable]),
+        "squad_exact": metrics.mean([squad_style(o)[0] for o in outcomes]),
+        "squad_f1": metrics.mean([squad_style(o)[1] for o in outcomes]),
     }
     for method in RETRIEVERS:
         for metric in ("recall_at_k", "mrr_at_k", "ndcg_at_10"):

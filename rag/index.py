@@ -1,9 +1,12 @@
-"""Build, persist and load the FAISS + BM25 index over article chunks.
+"""Build, persist, verify and load the FAISS + BM25 index over article chunks.
 
 Layout under the index folder::
 
     current -> builds/<id>      symlink swapped atomically after a build
-    builds/<id>/manifest.json   format, model + weights hash, chunking, per-doc hashes
+    .build.lock                 flock held by whichever process is building
+    builds/<id>/manifest.json   format, model + weights hash, chunking, per-doc hashes,
+                                size and checksum of every other file of the build
+    builds/<id>/manifest.sha256 sha256 of manifest.json (``sha256sum -c`` reads it)
     builds/<id>/documents.jsonl cleaned articles with their sentences and entities
     builds/<id>/chunks.jsonl    chunk records (span, sentences) in FAISS row order
     builds/<id>/chunks.faiss    normalised chunk embeddings, exact inner product
@@ -12,16 +15,25 @@ Layout under the index folder::
 
 A build writes a fresh ``builds/.tmp-*`` folder and only then repoints
 ``current``, so killing it at any moment leaves the previous index loadable.
+Builds of one index take turns under the lock; each starts by deleting the
+temporary folders that killed builds left behind (under the lock, every such
+folder is dead). Loading verifies the manifest's checksum, its shape, and every
+file's size and checksum before reading anything, so a damaged index is either
+rebuilt or reported, naming the file, and never answers.
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
+import re
 import shutil
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,11 +48,19 @@ from .nlp import Entity, Sentence, analyse
 from .settings import Settings
 from .terms import terms
 
-FORMAT_VERSION = 3  # 3: BM25 terms include ranks ("top spot" -> rank1), "one of" is no count
+# 3: BM25 terms include ranks ("top spot" -> rank1), "one of" is no count
+# 4: the manifest lists every file's checksum; manifest.sha256 beside it
+FORMAT_VERSION = 4
 # Bump when what is embedded changes (e.g. the text a sentence vector is made from).
 EMBEDDING_RECIPE = 2
 CURRENT = "current"
 BUILDS = "builds"
+LOCK_FILE = ".build.lock"
+MANIFEST = "manifest.json"
+MANIFEST_CHECKSUM = "manifest.sha256"
+# blake2b is in hashlib, needs no extra package and hashes faster than sha256 on
+# 64-bit CPUs; 128 bits is plenty to detect damage (this is not a signature).
+CHECKSUM_ALGORITHM = "blake2b-128"
 
 
 class IndexUnusable(RagError):
@@ -121,6 +141,178 @@ def stale_documents(index: Index, corpus: Corpus) -> list[str]:
     return sorted(d for d in built.keys() | now.keys() if built.get(d) != now.get(d))
 
 
+# -- integrity: checksums, manifest shape, folder checks -------------------------
+
+
+def check_index_dir(index_dir: Path) -> None:
+    """RagError when ``index_dir`` cannot be an index folder (rebuilding would not help)."""
+    if index_dir.exists() and not index_dir.is_dir():
+        raise RagError(
+            f"index folder {index_dir} is a file, not a folder; choose another --index-dir"
+        )
+
+
+def file_checksum(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+
+
+def build_files(folder: Path) -> list[str]:
+    """Every file of a build but the manifest and its checksum, as sorted relative paths.
+
+    Enumerated rather than named, so a file a later version (or bm25s) adds is
+    covered without anyone remembering to list it.
+    """
+    own = {MANIFEST, MANIFEST_CHECKSUM}
+    return sorted(
+        path.relative_to(folder).as_posix()
+        for path in folder.rglob("*")
+        if path.is_file() and path.relative_to(folder).as_posix() not in own
+    )
+
+
+def file_checksums(folder: Path) -> dict[str, dict]:
+    return {
+        name: {"bytes": (folder / name).stat().st_size, "checksum": file_checksum(folder / name)}
+        for name in build_files(folder)
+    }
+
+
+def write_manifest(folder: Path, manifest: dict) -> None:
+    """Write manifest.json and, beside it, its sha256 in ``sha256sum`` format."""
+    data = json.dumps(manifest, indent=2).encode("utf-8")
+    (folder / MANIFEST).write_bytes(data)
+    digest = hashlib.sha256(data).hexdigest()
+    (folder / MANIFEST_CHECKSUM).write_text(f"{digest}  {MANIFEST}\n", encoding="ascii")
+
+
+# What a manifest must look like before any of it is trusted. A dict is an object
+# with (at least) those keys; ``{str: shape}`` is an object whose every value has
+# that shape; a tuple lists the types allowed.
+_DOCUMENT_SHAPE = {
+    "content_hash": str,
+    "title": str,
+    "date": (str, type(None)),
+    "chunks": int,
+    "sentences": int,
+}
+MANIFEST_SHAPE: dict = {
+    "format_version": int,
+    "cleaning_version": int,
+    "embedding_recipe": int,
+    "model": {"name": str, "weights_sha256": str},
+    "model_details": {"max_tokens": int, "dimension": int},
+    "chunking": {"encoding": str, "chunk_size": int, "chunk_overlap": int},
+    "documents": {str: _DOCUMENT_SHAPE},
+    "counts": {"documents": int, "chunks": int, "sentences": int},
+    "created_at": str,
+    "checksum_algorithm": str,
+    "files": {str: {"bytes": int, "checksum": str}},
+}
+_JSON_NAMES = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    type(None): "null",
+}
+
+
+def shape_problem(value, shape, where: str = "manifest") -> str | None:
+    """What is wrong with ``value`` against ``shape`` (see MANIFEST_SHAPE), or None."""
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return f"{where} should be an object, not {_JSON_NAMES.get(type(value), 'that')}"
+        if list(shape) == [str]:
+            parts = [(f"{where}[{key!r}]", item, shape[str]) for key, item in value.items()]
+        else:
+            if missing := [key for key in shape if key not in value]:
+                return f"{where} has no {missing[0]!r}"
+            parts = [(f"{where}.{key}", value[key], inner) for key, inner in shape.items()]
+        return next(
+            (problem for w, item, inner in parts if (problem := shape_problem(item, inner, w))),
+            None,
+        )
+    allowed = shape if isinstance(shape, tuple) else (shape,)
+    # JSON true/false load as bool, which Python counts as an int: not a count.
+    if type(value) not in allowed:
+        wanted = " or ".join(_JSON_NAMES[t] for t in allowed)
+        return f"{where} should be {wanted}, not {_JSON_NAMES.get(type(value), 'that')}"
+    return None
+
+
+_MANIFEST_CHECKSUM_LINE = re.compile(rf"([0-9a-f]{{64}})  {re.escape(MANIFEST)}\n?")
+
+
+def verify_build(folder: Path) -> dict:
+    """The manifest of the build in ``folder``, once every file in it checks out.
+
+    IndexUnusable naming the file otherwise: manifest.sha256 unreadable, manifest.json
+    not matching it or of the wrong shape, a listed file missing or of another size
+    or checksum, or a file the manifest does not list.
+    """
+
+    def damaged(name: str, why: str) -> IndexUnusable:
+        return IndexUnusable(f"index file {folder / name} is damaged: {why}")
+
+    try:
+        manifest_bytes = (folder / MANIFEST).read_bytes()
+    except FileNotFoundError:
+        raise damaged(MANIFEST, "it is missing") from None
+    try:
+        checksum_text = (folder / MANIFEST_CHECKSUM).read_bytes().decode("ascii")
+    except FileNotFoundError:
+        older = _older_format(folder, manifest_bytes)
+        raise older or damaged(MANIFEST_CHECKSUM, "it is missing") from None
+    except UnicodeDecodeError:
+        checksum_text = ""
+    line = _MANIFEST_CHECKSUM_LINE.fullmatch(checksum_text)
+    if line is None:
+        raise damaged(MANIFEST_CHECKSUM, f"it is not one sha256 line for {MANIFEST}")
+    if hashlib.sha256(manifest_bytes).hexdigest() != line.group(1):
+        raise damaged(MANIFEST, f"it does not match its checksum in {MANIFEST_CHECKSUM}")
+    try:
+        manifest = json.loads(manifest_bytes.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise damaged(MANIFEST, f"it is not valid JSON ({error})") from None
+    if problem := shape_problem(manifest, MANIFEST_SHAPE):
+        raise damaged(MANIFEST, problem)
+    if manifest["checksum_algorithm"] != CHECKSUM_ALGORITHM:
+        raise damaged(MANIFEST, f"unknown checksum algorithm {manifest['checksum_algorithm']!r}")
+
+    listed: dict[str, dict] = manifest["files"]
+    present = set(build_files(folder))
+    if unlisted := sorted(present - listed.keys()):
+        raise damaged(unlisted[0], "the manifest does not list it")
+    for name, expected in sorted(listed.items()):
+        if name not in present:
+            # Also what a name pointing outside the build ("../x", "/etc/x") comes to.
+            raise damaged(name, "it is missing")
+        path = folder / name
+        size = path.stat().st_size
+        if size != expected["bytes"]:
+            raise damaged(name, f"it has {size:,} bytes, the manifest says {expected['bytes']:,}")
+        if file_checksum(path) != expected["checksum"]:
+            raise damaged(name, "its checksum does not match the manifest")
+    return manifest
+
+
+def _older_format(folder: Path, manifest_bytes: bytes) -> IndexUnusable | None:
+    """A clear "outdated" for an index built before manifests had checksums."""
+    try:
+        version = json.loads(manifest_bytes.decode("utf-8")).get("format_version")
+    except (ValueError, AttributeError):
+        return None
+    if type(version) is int and version < FORMAT_VERSION:
+        return IndexUnusable(
+            f"index in {folder} is outdated: it was built with format_version={version}, "
+            f"current is {FORMAT_VERSION}"
+        )
+    return None
+
+
 # -- loading -------------------------------------------------------------------
 
 
@@ -131,14 +323,30 @@ def _read_jsonl(path: Path) -> list[dict]:
 
 def load_index(index_dir: Path) -> Index:
     """Load the current build; IndexUnusable with a clear reason when it can't be."""
+    check_index_dir(index_dir)
+    if not (index_dir / CURRENT).exists():
+        raise IndexUnusable(f"no index in {index_dir}")
+    # Resolve once: a build swapping ``current`` meanwhile must not mix two builds.
+    root = (index_dir / CURRENT).resolve()
+    try:
+        return _load_build(index_dir, root)
+    except IndexUnusable:
+        # A build that finished meanwhile deletes the build we were reading: read the
+        # new one rather than report damage that is not there.
+        if (index_dir / CURRENT).resolve() == root:
+            raise
+        return _load_build(index_dir, (index_dir / CURRENT).resolve())
+
+
+def _load_build(index_dir: Path, root: Path) -> Index:
     import bm25s
     import faiss
 
-    root = index_dir / CURRENT
-    if not root.exists():
-        raise IndexUnusable(f"no index in {index_dir}")
     try:
-        manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+        manifest = verify_build(root)
+    except OSError as error:  # e.g. ``current`` points at a file, or no permission
+        raise IndexUnusable(f"index in {index_dir} is unreadable ({_one_line(error)})") from None
+    try:
         articles: dict[str, Article] = {}
         sentences: dict[str, list[Sentence]] = {}
         for record in _read_jsonl(root / "documents.jsonl"):
@@ -160,9 +368,12 @@ def load_index(index_dir: Path) -> Index:
         dense = faiss.read_index(str(root / "chunks.faiss"))
         flat_vectors = np.load(root / "sentences.npy")
         bm25 = bm25s.BM25.load(str(root / "bm25"), show_progress=False)
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
-        reason = f"{type(error).__name__}: {error}"
-        raise IndexUnusable(f"index in {index_dir} is unreadable ({reason})") from None
+    # Every file passed its checksum, so a failure here means the build itself wrote
+    # something this version cannot read (or a library changed its format): any
+    # exception is "unusable, rebuild", never a traceback (EOFError would even
+    # reach the user as click's bare "Aborted!").
+    except Exception as error:
+        raise IndexUnusable(f"index in {index_dir} is unreadable ({_one_line(error)})") from None
     sentence_vectors, row = {}, 0
     for doc_id, doc_sentences in sentences.items():
         sentence_vectors[doc_id] = flat_vectors[row : row + len(doc_sentences)]
@@ -175,12 +386,62 @@ def load_index(index_dir: Path) -> Index:
         or counts.get("documents") != len(articles)
     ):
         raise IndexUnusable(f"index in {index_dir} is inconsistent (counts do not match)")
-    return Index(
-        root.resolve(), manifest, articles, sentences, sentence_vectors, chunks, dense, bm25
-    )
+    return Index(root, manifest, articles, sentences, sentence_vectors, chunks, dense, bm25)
+
+
+def _one_line(error: BaseException) -> str:
+    """``Type: message`` on one line (FAISS errors span several), for an ``Error:`` line."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
 
 
 # -- building ------------------------------------------------------------------
+
+
+@contextmanager
+def build_lock(
+    index_dir: Path, *, say: Callable[[str], None] = lambda message: None
+) -> Iterator[bool]:
+    """Hold the index's build lock; yields whether another build had to finish first.
+
+    A second build of the same index waits (saying so) rather than failing: it
+    is usually the same work, and the caller re-checks the index once it gets
+    the lock. flock is released by the kernel when its holder dies, so a killed
+    build never leaves the index locked.
+    """
+    check_index_dir(index_dir)
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(index_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as error:
+        raise RagError(f"cannot write the index in {index_dir}: {_one_line(error)}") from None
+    try:
+        waited = False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            by = f" (process {holder})" if holder.isdigit() else ""
+            say(f"another build of the index in {index_dir} is running{by}; waiting for it…")
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            waited = True
+        # Only for the message above; the lock itself is the flock, not this number.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        yield waited
+    finally:
+        os.close(fd)  # releases the flock
+
+
+def remove_stale_temporaries(index_dir: Path) -> None:
+    """Delete temporary build folders and links of builds that died. Hold the build lock:
+
+    every build runs under it, so then no ``.tmp-*`` folder belongs to a running build.
+    """
+    builds = index_dir / BUILDS
+    for folder in builds.glob(".tmp-*") if builds.is_dir() else []:
+        shutil.rmtree(folder, ignore_errors=True)
+    for link in index_dir.glob(f".{CURRENT}-*"):
+        link.unlink(missing_ok=True)
 
 
 def _progress(iterable, *, desc: str, total: int, enabled: bool):
@@ -197,13 +458,36 @@ def build_index(
     previous: Index | None = None,
     show_progress: bool = False,
     before_swap: Callable[[Path], None] | None = None,
+    say: Callable[[str], None] = lambda message: None,
 ) -> BuildReport:
     """Write a new index for ``corpus``, re-embedding only documents that changed.
 
     ``previous`` (a loaded, compatible index) supplies sentences and vectors of
     unchanged documents. ``before_swap`` is a test hook called with the finished
-    temporary folder just before it becomes current.
+    temporary folder just before it becomes current. Runs under the build lock
+    (waiting for another build of the same index to finish first).
     """
+    with build_lock(settings.index_dir, say=say):
+        return _build_locked(
+            corpus,
+            settings=settings,
+            embedder=embedder,
+            previous=previous,
+            show_progress=show_progress,
+            before_swap=before_swap,
+        )
+
+
+def _build_locked(
+    corpus: Corpus,
+    *,
+    settings: Settings,
+    embedder: Embedder,
+    previous: Index | None,
+    show_progress: bool,
+    before_swap: Callable[[Path], None] | None,
+) -> BuildReport:
+    remove_stale_temporaries(settings.index_dir)
     started = time.perf_counter()
     report = BuildReport()
     old_hashes = {}
@@ -337,8 +621,12 @@ def _write_build(
         bm25 = bm25s.BM25()
         bm25.index([terms(c.embedding_text()) or ["<empty>"] for c in chunks], show_progress=False)
         bm25.save(str(tmp / "bm25"), show_progress=False)
-        # The manifest goes last: a folder without one was never finished.
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        # The manifest goes last (a folder without one was never finished), with
+        # the checksum of every file written above, whatever their names.
+        write_manifest(
+            tmp,
+            {**manifest, "checksum_algorithm": CHECKSUM_ALGORITHM, "files": file_checksums(tmp)},
+        )
         _fsync_tree(tmp)
         if before_swap is not None:
             before_swap(tmp)
@@ -361,7 +649,7 @@ def _fsync_tree(folder: Path) -> None:
 
 
 def remove_old_builds(index_dir: Path) -> None:
-    """Delete every build but the current one (including abandoned temporary folders)."""
+    """Delete every build but the current one. Hold the build lock."""
     current = (index_dir / CURRENT).resolve() if (index_dir / CURRENT).exists() else None
     for entry in (index_dir / BUILDS).iterdir() if (index_dir / BUILDS).is_dir() else []:
         if entry.resolve() != current:
@@ -388,35 +676,56 @@ def open_index(
     Returns the index and a build report (``wrote`` is False when it was up to date).
     With ``allow_rebuild=False`` any reason to rebuild is an IndexUnusable error.
     """
-    previous: Index | None = None
-    reason: str | None = None
+    check_index_dir(settings.index_dir)
     if rebuild:
-        reason = "rebuild requested"
+        previous, reason = None, "rebuild requested"
     else:
-        try:
-            previous = load_index(settings.index_dir)
-        except IndexUnusable as error:
-            reason = str(error)
-        if previous is not None:
-            if problem := incompatibility(previous.manifest, settings, embedder):
-                reason, previous = f"index in {settings.index_dir} is outdated: {problem}", None
-            elif changed := stale_documents(previous, corpus):
-                reason = f"{len(changed)} document(s) changed since the index was built"
-            else:
-                report = BuildReport(
-                    documents=len(previous.articles),
-                    chunks=len(previous.chunks),
-                    sentences=sum(len(s) for s in previous.sentences.values()),
-                )
-                return previous, report
+        previous, reason = _usable_index(corpus, settings=settings, embedder=embedder)
+        if reason is None:
+            return previous, _unchanged_report(previous)
     if not allow_rebuild:
         raise IndexUnusable(f"{reason} (run `rag index` to build it)")
-    say(f"{reason}; building index…")
-    report = build_index(
-        corpus,
-        settings=settings,
-        embedder=embedder,
-        previous=previous,
-        show_progress=show_progress,
-    )
+    with build_lock(settings.index_dir, say=say) as waited:
+        if waited and not rebuild:
+            # The build we waited for may well have been this very one.
+            previous, reason = _usable_index(corpus, settings=settings, embedder=embedder)
+            if reason is None:
+                return previous, _unchanged_report(previous)
+        say(f"{reason}; building index…")
+        report = _build_locked(
+            corpus,
+            settings=settings,
+            embedder=embedder,
+            previous=previous,
+            show_progress=show_progress,
+            before_swap=None,
+        )
     return load_index(settings.index_dir), report
+
+
+def _usable_index(
+    corpus: Corpus, *, settings: Settings, embedder: Embedder
+) -> tuple[Index | None, str | None]:
+    """``(index, None)`` when the current index serves ``corpus`` as it is.
+
+    Otherwise ``(previous, reason)``: why it must be rebuilt, and the loaded index
+    when its unchanged documents' vectors can be reused (None when it is damaged,
+    missing or built with other settings).
+    """
+    try:
+        previous = load_index(settings.index_dir)
+    except IndexUnusable as error:
+        return None, str(error)
+    if problem := incompatibility(previous.manifest, settings, embedder):
+        return None, f"index in {settings.index_dir} is outdated: {problem}"
+    if changed := stale_documents(previous, corpus):
+        return previous, f"{len(changed)} document(s) changed since the index was built"
+    return previous, None
+
+
+def _unchanged_report(index: Index) -> BuildReport:
+    return BuildReport(
+        documents=len(index.articles),
+        chunks=len(index.chunks),
+        sentences=sum(len(s) for s in index.sentences.values()),
+    )

@@ -6,7 +6,7 @@ import re
 import time
 from dataclasses import dataclass, field
 
-from .answer import Answerer, Draft
+from .answering import Answerer, Draft
 from .citations import Citation, Claim, number_citations, verify
 from .dates import resolve
 from .evidence import EvidenceIndex
@@ -32,6 +32,7 @@ class AskResult:
     answer_type: str = OTHER
     short_answer: str | None = None
     reason: str = ""
+    margin: float | None = None  # the reader's confidence: best span minus "no answer"
 
     def to_json(self) -> dict:
         return {
@@ -44,6 +45,7 @@ class AskResult:
             "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
             "answer_type": self.answer_type,
             "short_answer": self.short_answer,
+            "margin": None if self.margin is None else round(self.margin, 3),
         }
 
 
@@ -167,4 +169,5 @@ def ask(
         answer_type=analysed.kind,
         short_answer=short,
         reason=draft.reason,
+        margin=draft.margin,
     )

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from .errors import RagError
 from .terms import (
     STOP_WORDS,
+    countries,
     country_stem,
     initialisms,
     is_rank,
@@ -434,7 +435,25 @@ _FOLLOWUP_LEAD = re.compile(
     r"what of|and in|same for)\b[\s,]*",
     re.I,
 )
-_PRONOUN = re.compile(r"\b(it|its|it's|they|them|their|theirs|he|him|his|she|her)\b", re.I)
+# A follow-up depends on the earlier turn through one of these, standing for its subject.
+_PRONOUN = re.compile(r"\b(it|its|it['’]s|they|them|their|theirs|he|him|his|she|her|hers)\b", re.I)
+_PERSON_PRONOUNS = frozenset(["he", "him", "his", "she", "her", "hers"])
+_POSSESSIVE_PRONOUNS = frozenset(["its", "their", "theirs", "his", "hers"])
+# Titles name a role, not who holds it: "the CEO of Xiaomi India" is about Xiaomi India.
+_ROLE = (
+    r"co-?founders?|founders?|ceo|cfo|coo|cto|md|managing director|chairman|chairperson|"
+    r"president|vice president|head|chief(?: \w+)? officer|boss|director"
+)
+_ROLE_WORDS = frozenset(
+    "co-founder cofounder founder founders ceo cfo coo cto md managing director chairman "
+    "chairperson president vice head chief officer boss executive".split()
+)
+_CAPITALISED = r"[A-Z][\w-]*(?:\s+[A-Z][\w-]*)*"
+# "the CEO of Samsung India", "Xiaomi's founder": who "he" or "she" most likely is.
+_ROLE_PHRASE = re.compile(
+    rf"(?i:\bthe\s+)?(?i:{_ROLE})\s+(?i:of|at)\s+{_CAPITALISED}|"
+    rf"\b{_CAPITALISED}['’]s\s+(?:[a-z]+\s+)?(?i:{_ROLE})\b"
+)
 _WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
 _YEAR = re.compile(r"\b(19|20)\d{2}\b")
 _SUBJECT = re.compile(r"\b([A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)")
@@ -447,6 +466,17 @@ class Rewrite:
     context: str = ""  # words carried over from the earlier turn (never required)
 
 
+def _message_text(content) -> str | None:
+    """The text of a chat message's content: a string, or Gradio's list of typed parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list | tuple):
+        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        texts = [p for p in parts if isinstance(p, str)]
+        return " ".join(texts) if texts else None
+    return None
+
+
 def previous_questions(history) -> list[str]:
     """User questions from a chat history: message dicts, (user, bot) pairs or strings."""
     questions = []
@@ -454,8 +484,9 @@ def previous_questions(history) -> list[str]:
         if isinstance(turn, str):
             questions.append(turn)
         elif isinstance(turn, dict):
-            if turn.get("role", "user") == "user" and isinstance(turn.get("content"), str):
-                questions.append(turn["content"])
+            text = _message_text(turn.get("content"))
+            if turn.get("role", "user") == "user" and text is not None:
+                questions.append(text)
         elif isinstance(turn, list | tuple) and turn and isinstance(turn[0], str):
             questions.append(turn[0])
     return [q for q in (" ".join(q.split()) for q in questions) if q]
@@ -466,54 +497,133 @@ def _names(question: str) -> list[str]:
     return [m.group(1) for m in _SUBJECT.finditer(question, 1)]
 
 
+def _is_subject_word(word: str) -> bool:
+    """Whether a capitalised word can name what a question is about (not "CEO", "Q1", "Indian")."""
+    lowered = word.lower()
+    return not (
+        lowered in _ROLE_WORDS
+        or lowered in MONTH_WORDS
+        or re.fullmatch(r"q[1-4]", lowered)
+        or countries(lowered)
+    )
+
+
+def _subject(question: str) -> str | None:
+    """The first name in ``question`` that is not a title, a quarter or a nationality.
+
+    "Who is the CEO of Xiaomi India?" and "Who is Xiaomi India's CEO?" are both
+    about "Xiaomi India", never about "CEO".
+    """
+    for name in _names(question):
+        for part in re.split(r"['’]s\b\s*", name):
+            run: list[str] = []
+            for word in part.split():
+                if _is_subject_word(word):
+                    run.append(word)
+                elif run:
+                    break
+            if run:
+                return " ".join(run)
+    return None
+
+
+def _stand_in(pronoun: str, previous: str, following: str) -> str | None:
+    """What ``pronoun`` stands for in a follow-up to ``previous`` (None: nothing fits)."""
+    lowered = pronoun.lower().replace("’", "'")
+    role = _ROLE_PHRASE.search(previous) if lowered in _PERSON_PRONOUNS else None
+    who = role.group(0) if role else _subject(previous)
+    if who is None:
+        return None
+    # "her" is possessive before a noun ("her role"), an object otherwise ("hired her").
+    next_word = re.match(r"\s+([a-z]+)", following, re.I)
+    possessive = lowered in _POSSESSIVE_PRONOUNS or (
+        lowered == "her" and next_word is not None and next_word.group(1).lower() not in STOP_WORDS
+    )
+    if lowered == "it's":
+        return who + " is"
+    return who + ("'s" if possessive else "")
+
+
+def _resolve_pronouns(text: str, previous: str) -> str:
+    """``text`` with each pronoun replaced by what it stands for in ``previous``."""
+
+    def replace(match: re.Match) -> str:
+        return _stand_in(match.group(1), previous, text[match.end() :]) or match.group(0)
+
+    return _PRONOUN.sub(replace, text)
+
+
+def _refers_back(text: str) -> bool:
+    """Whether a pronoun in ``text`` points outside it ("what is its market share?").
+
+    A pronoun after a name of the question's own ("What did Samsung say about its
+    sales?") and the "it" of "is it true" point within the question.
+    """
+    pronoun = _PRONOUN.search(text)
+    if pronoun is None or re.search(r"\bis it (true|possible|likely)\b", text, re.I):
+        return False
+    return not any(
+        name.start() < pronoun.start() and any(_is_subject_word(w) for w in name.group(1).split())
+        for name in _SUBJECT.finditer(text, 1)
+    )
+
+
 def _core(question: str) -> str:
     kept = [w for w in question.rstrip("?").split() if w.lower() not in QUESTION_WORDS]
     return " ".join(kept)
 
 
 def rewrite_followup(question: str, previous: str | None) -> Rewrite:
-    """Make a follow-up standalone using the previous (already standalone) question."""
+    """Make a follow-up standalone using the previous (already standalone) question.
+
+    Only a question that really depends on the earlier turn is rewritten: one whose
+    pronoun points back ("what is its market share?") or one with an elliptical
+    lead ("and who took the top spot?", "what about 2023?"). Any other question
+    stands alone however short it is or whatever language it is in, and the
+    earlier question is never spliced into it: its words go along as context.
+    """
+    unchanged = Rewrite(question, question)
     if not previous:
-        return Rewrite(question, question)
+        return unchanged
     lead = _FOLLOWUP_LEAD.match(question)
     rest = question[lead.end() :] if lead else question
-    has_pronoun = bool(_PRONOUN.search(rest))
-    own_terms = [w for w in words(rest) if w not in STOP_WORDS and w not in QUESTION_WORDS]
-    if not (lead or has_pronoun or len(own_terms) <= 1):
-        return Rewrite(question, question)
+    if not (lead or _refers_back(rest)):
+        return unchanged
     rest = rest.strip().rstrip("?").strip()
-    names = _names(previous)
-    if not _WH.search(rest):
+    if not rest:
+        return unchanged
+    base = previous.strip().rstrip("?")
+    if not _WH.search(rest) and not _PRONOUN.search(rest):
         # "what about 2023?" / "what about Samsung?": the earlier question with the
-        # new detail swapped in for its year or its subject, or else added.
-        base = previous.strip().rstrip("?")
-        year = re.sub(r"^(in|for|during|of)\s+", "", rest, flags=re.I)
-        if _YEAR.fullmatch(year) and _YEAR.search(base):
-            merged = _YEAR.sub(year, base, count=1)
-        elif _YEAR.fullmatch(year):
-            merged = f"{base} in {year}"
-        elif names and len(rest.split()) <= 3 and rest[:1].isupper():
+        # new year or name swapped in for its own, or the year added.
+        detail = re.sub(r"^(in|for|during|of)\s+", "", rest, flags=re.I)
+        if _YEAR.fullmatch(detail):
+            merged = (
+                _YEAR.sub(detail, base, count=1) if _YEAR.search(base) else f"{base} in {detail}"
+            )
+            return Rewrite(merged + "?", merged + "?")
+        names = _names(base)
+        if names and len(rest.split()) <= 3 and rest[:1].isupper():
             # The new name stands in for the last one named ("in Pune" -> "in Delhi").
             at = base.rfind(names[-1])
             merged = base[:at] + rest + base[at + len(names[-1]) :]
-        else:
-            merged = f"{base} {rest}".strip()
-        return Rewrite(merged + "?", merged + "?")
-    if names and has_pronoun:
-
-        def name(match: re.Match) -> str:
-            possessive = match.group(1).lower() in {"its", "their", "his"}
-            return names[0] + ("'s" if possessive else "")
-
-        standalone = _PRONOUN.sub(name, rest) + "?"
-        return Rewrite(standalone, standalone)
+            return Rewrite(merged + "?", merged + "?")
+    resolved = _resolve_pronouns(rest, previous)
+    if resolved != rest and _WH.search(resolved):
+        return Rewrite(resolved + "?", resolved + "?")
+    # Otherwise the new words are the question; the earlier one's words help find passages.
     context = _core(previous)
-    return Rewrite(f"{rest} ({context})?", rest + "?", context)
+    return Rewrite(f"{resolved} ({context})?", resolved + "?", context)
 
 
 def rewrite_with_history(question: str, history) -> Rewrite:
-    """Rewrite ``question`` given the earlier user turns, resolving each turn in order."""
+    """Rewrite ``question`` given the earlier user turns, resolving each turn in order.
+
+    Earlier turns with no words in them (emoji, punctuation) were never answered
+    and are skipped rather than carried into the conversation.
+    """
     standalone = None
     for earlier in previous_questions(history):
-        standalone = rewrite_followup(earlier, standalone).standalone
+        if re.search(r"[^\W_]", earlier):
+            standalone = rewrite_followup(earlier, standalone).standalone
     return rewrite_followup(question, standalone)

@@ -11,6 +11,7 @@ from typing import Any
 from .errors import RagError
 
 CONFIG_FILE_NAME = "rag.toml"
+ANSWERERS = ("reader", "rules")
 
 
 @dataclass(frozen=True)
@@ -23,16 +24,27 @@ class Settings:
     chunk_overlap: int = 2
     k: int = 5
     feedback_file: Path = Path("evals/feedback.jsonl")
+    # Most votes the chat window keeps in feedback_file; later votes are refused and logged.
+    feedback_cap: int = 10_000
     # Optional LLM backend (OpenAI-compatible endpoint); empty means none.
     llm_url: str = ""
     llm_model: str = ""
     llm_api_key: str = ""
+    # Which answerer drafts answers: the hand-written rules, or the trained extractive reader
+    # (needs a reader in reader_dir: scripts/reader/; not the default until it ships).
+    answerer: str = "rules"
+    # The reader model folder (reader.json, weights, tokenizer); default: the shipped one.
+    reader_dir: Path = Path(__file__).resolve().parent.parent / "models" / "reader"
 
     def __post_init__(self) -> None:
         if self.chunk_size < 16 or self.chunk_size > 512:
             raise RagError(f"chunk size must be between 16 and 512 tokens, got {self.chunk_size}")
         if self.chunk_overlap < 0 or self.chunk_overlap > 5:
             raise RagError(f"chunk overlap must be 0-5 sentences, got {self.chunk_overlap}")
+        if self.answerer not in ANSWERERS:
+            raise RagError(f"answerer must be one of {', '.join(ANSWERERS)}, got {self.answerer!r}")
+        if self.feedback_cap < 0:
+            raise RagError(f"feedback cap must be 0 or more votes, got {self.feedback_cap}")
         if self.k < 1 or self.k > 50:
             raise RagError(f"k must be between 1 and 50, got {self.k}")
 
@@ -67,12 +79,20 @@ def load_settings(
     """Build settings from defaults, then ``rag.toml`` (or ``RAG_CONFIG``), then ``RAG_*``."""
     environ = dict(os.environ if environ is None else environ)
     settings = Settings()
-    path = config_file or Path(environ.get("RAG_CONFIG", CONFIG_FILE_NAME))
+    named = config_file or environ.get("RAG_CONFIG")
+    path = Path(named or CONFIG_FILE_NAME)
+    # Only the default ./rag.toml may be absent; a file someone named must be there,
+    # or a typo would silently run with other settings.
+    if named and not path.is_file():
+        named_by = "" if config_file else " (named by RAG_CONFIG)"
+        raise RagError(f"config file {path} not found{named_by}")
     if path.is_file():
         try:
             table = tomllib.loads(path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise RagError(f"config file {path} is not valid TOML: {error}") from None
+        except OSError as error:
+            raise RagError(f"config file {path} cannot be read: {error.strerror}") from None
         settings = _coerce_into(settings, table.get("rag", table), source=str(path))
     from_env = {
         f.name: environ[f"RAG_{f.name.upper()}"]

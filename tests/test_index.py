@@ -1,13 +1,31 @@
+import fcntl
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from rag.index import FORMAT_VERSION, IndexUnusable, build_index, load_index, open_index
+import rag.index
+from rag.errors import RagError
+from rag.index import (
+    FORMAT_VERSION,
+    MANIFEST_SHAPE,
+    IndexUnusable,
+    build_files,
+    build_index,
+    file_checksum,
+    load_index,
+    open_index,
+    shape_problem,
+    write_manifest,
+)
 from rag.ingest import read_corpus
 from rag.settings import Settings
 
@@ -15,6 +33,13 @@ from rag.settings import Settings
 @pytest.fixture
 def settings(seeds_copy, tmp_path) -> Settings:
     return Settings(seeds_dir=seeds_copy, index_dir=tmp_path / "index")
+
+
+@pytest.fixture
+def built(seed_index, settings) -> Settings:
+    """``settings`` with a copy of the session's seed index already in place (no build)."""
+    shutil.copytree(seed_index, settings.index_dir, symlinks=True)
+    return settings
 
 
 def build(settings, embedder, **kwargs):
@@ -100,6 +125,8 @@ build_index(read_corpus(settings.seeds_dir), settings=settings, embedder=Embedde
     assert result.returncode == -9
     assert list((settings.index_dir / "builds").glob(".tmp-*"))  # the abandoned build
     assert load_index(settings.index_dir).manifest == before
+    with (settings.index_dir / ".build.lock").open("rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the dead build holds no lock
     _, report = build(settings, embedder)
     assert not report.wrote  # the old index is still current and up to date
 
@@ -109,11 +136,11 @@ def test_missing_or_corrupt_index_is_rebuilt_or_reported(settings, embedder):
         build(settings, embedder, allow_rebuild=False)
     index, _ = build(settings, embedder)
     (index.directory / "chunks.faiss").write_bytes(b"garbage")
-    with pytest.raises(IndexUnusable, match="unreadable"):
+    with pytest.raises(IndexUnusable, match="chunks.faiss is damaged"):
         build(settings, embedder, allow_rebuild=False)
     messages = []
     repaired, report = build(settings, embedder, say=messages.append)
-    assert report.wrote and "unreadable" in messages[0]
+    assert report.wrote and "chunks.faiss is damaged" in messages[0]
     assert len(repaired.chunks) == report.chunks
 
 
@@ -122,10 +149,10 @@ def test_index_built_with_other_settings_is_rebuilt(settings, embedder):
     other = replace(settings, chunk_size=settings.chunk_size + 32)
     with pytest.raises(IndexUnusable, match="chunk_size"):
         build(other, embedder, allow_rebuild=False)
-    manifest_path = load_index(settings.index_dir).directory / "manifest.json"
-    manifest = json.loads(manifest_path.read_text())
+    build_dir = load_index(settings.index_dir).directory
+    manifest = json.loads((build_dir / "manifest.json").read_text())
     manifest["model"]["weights_sha256"] = "0" * 64
-    manifest_path.write_text(json.dumps(manifest))
+    write_manifest(build_dir, manifest)  # an honest manifest of another model, not damage
     messages = []
     _, report = build(settings, embedder, say=messages.append)
     assert report.wrote and "outdated" in messages[0] and "model" in messages[0]
@@ -139,3 +166,185 @@ def test_stale_temporary_builds_are_cleaned(settings, embedder):
     build(settings, embedder, rebuild=True)
     assert not stray.exists()
     assert len(os.listdir(settings.index_dir / "builds")) == 1
+
+
+def test_manifest_lists_every_file_of_the_build_with_its_checksum(built):
+    folder = load_index(built.index_dir).directory
+    manifest = json.loads((folder / "manifest.json").read_text())
+    on_disk = build_files(folder)
+    assert {"chunks.faiss", "sentences.npy", "documents.jsonl", "bm25/vocab.index.json"} <= set(
+        on_disk
+    )
+    assert sorted(manifest["files"]) == on_disk  # everything but the manifest pair itself
+    for name, entry in manifest["files"].items():
+        assert entry == {
+            "bytes": (folder / name).stat().st_size,
+            "checksum": file_checksum(folder / name),
+        }
+    digest = hashlib.sha256((folder / "manifest.json").read_bytes()).hexdigest()
+    assert (folder / "manifest.sha256").read_text() == f"{digest}  manifest.json\n"  # sha256sum -c
+
+
+@pytest.mark.parametrize(
+    "change,problem",
+    [
+        (lambda m: m.update(documents=[]), "manifest.documents should be an object, not an array"),
+        (lambda m: m.pop("files"), "manifest has no 'files'"),
+        (lambda m: m["counts"].update(chunks="61"), "manifest.counts.chunks should be an integer"),
+        (lambda m: m["counts"].update(chunks=True), "should be an integer, not true or false"),
+        (
+            lambda m: next(iter(m["documents"].values())).update(date=3),
+            "].date should be a string or null, not an integer",
+        ),
+        (lambda m: m["files"].update({"chunks.faiss": []}), "files['chunks.faiss'] should be an"),
+    ],
+    ids=["documents-list", "no-files", "count-string", "count-bool", "date-int", "file-entry"],
+)
+def test_a_manifest_of_the_wrong_shape_is_reported_naming_the_field(
+    built, embedder, change, problem
+):
+    folder = load_index(built.index_dir).directory
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert shape_problem(manifest, MANIFEST_SHAPE) is None
+    change(manifest)
+    assert problem in shape_problem(manifest, MANIFEST_SHAPE)
+    # Written with a matching manifest.sha256: the shape check alone must catch it.
+    write_manifest(folder, manifest)
+    with pytest.raises(IndexUnusable) as caught:
+        build(built, embedder, allow_rebuild=False)
+    assert f"{folder / 'manifest.json'} is damaged" in str(caught.value)
+    assert problem in str(caught.value)
+
+
+def test_a_manifest_of_the_wrong_shape_is_rebuilt(built, embedder):
+    folder = load_index(built.index_dir).directory
+    write_manifest(folder, [])
+    messages = []
+    index, report = build(built, embedder, say=messages.append)
+    assert report.wrote and len(report.embedded) == 5
+    assert "manifest.json is damaged" in messages[0] and "building index" in messages[0]
+    assert index.directory != folder
+
+
+def test_a_file_the_manifest_does_not_list_is_reported(built, embedder):
+    folder = load_index(built.index_dir).directory
+    (folder / "bm25" / "extra.json").write_text("{}")
+    with pytest.raises(IndexUnusable, match="extra.json is damaged: the manifest does not list it"):
+        build(built, embedder, allow_rebuild=False)
+
+
+def test_an_index_from_before_checksums_is_outdated_not_damaged(built, embedder):
+    folder = load_index(built.index_dir).directory
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["format_version"] = 3
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "manifest.sha256").unlink()
+    with pytest.raises(IndexUnusable, match="outdated: it was built with format_version=3"):
+        build(built, embedder, allow_rebuild=False)
+
+
+@pytest.mark.parametrize("allow_rebuild", [True, False])
+def test_an_index_dir_that_is_a_file_is_a_clear_error(settings, embedder, allow_rebuild):
+    settings.index_dir.write_text("not an index")
+    with pytest.raises(RagError, match="is a file, not a folder"):
+        build(settings, embedder, allow_rebuild=allow_rebuild)
+    assert settings.index_dir.read_text() == "not an index"
+
+
+def test_stale_temporary_builds_are_removed_when_a_build_starts(built, embedder):
+    builds = built.index_dir / "builds"
+    (builds / ".tmp-killed-build").mkdir()
+    (builds / ".tmp-killed-build" / "chunks.jsonl").write_text("")
+    os.symlink("builds/.tmp-killed-build", built.index_dir / ".current-killed-build")
+    # Nothing changed, so this build writes nothing, yet it cleans first.
+    report = build_index(
+        read_corpus(built.seeds_dir),
+        settings=built,
+        embedder=embedder,
+        previous=load_index(built.index_dir),
+    )
+    assert not report.wrote
+    assert not list(builds.glob(".tmp-*"))
+    assert not list(built.index_dir.glob(".current-*"))
+
+
+def wait_for(condition, seconds: float = 120.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_second_build_waits_for_the_first_and_leaves_its_folder_alone(built, embedder):
+    (built.seeds_dir / "new.txt").write_text(
+        "Xiaomi opened a service centre in Shillong in 2021.", encoding="utf-8"
+    )
+    corpus = read_corpus(built.seeds_dir)
+    first_at_swap, release = threading.Event(), threading.Event()
+    tmp_folders: list[Path] = []
+
+    def hold(folder: Path) -> None:  # the first build pauses, lock held, before its swap
+        tmp_folders.append(folder)
+        first_at_swap.set()
+        assert release.wait(120), "the test never released the first build"
+
+    first = threading.Thread(
+        target=build_index,
+        args=(corpus,),
+        kwargs=dict(
+            settings=built,
+            embedder=embedder,
+            previous=load_index(built.index_dir),
+            before_swap=hold,
+        ),
+        daemon=True,
+    )
+    messages: list[str] = []
+    second_result: list = []
+    second = threading.Thread(
+        target=lambda: second_result.append(
+            open_index(corpus, settings=built, embedder=embedder, say=messages.append)
+        ),
+        daemon=True,
+    )
+    first.start()
+    try:
+        assert first_at_swap.wait(120)
+        second.start()
+        assert wait_for(lambda: any("waiting" in m for m in messages) or not second.is_alive())
+        assert any("another build of the index" in m for m in messages), messages
+        time.sleep(0.3)  # the second build must stay blocked, not go on and clean up
+        assert second.is_alive() and tmp_folders[0].is_dir()
+    finally:
+        release.set()
+        first.join(120)
+        second.join(120)
+    index, report = second_result[0]
+    # The first build made the index current; the second found it up to date.
+    assert not report.wrote and "new.txt" in index.articles
+    assert not any("building index" in m for m in messages)
+    assert len(os.listdir(built.index_dir / "builds")) == 1
+
+
+def test_a_build_swapped_in_while_loading_is_loaded_not_reported(built, monkeypatch):
+    old = load_index(built.index_dir).directory
+    new = old.parent / "swapped-in"
+    shutil.copytree(old, new)
+    (old / "chunks.jsonl").write_text("")  # as if a finishing build were deleting it
+    real_verify = rag.index.verify_build
+
+    def swap_then_verify(folder: Path) -> dict:
+        if folder == old:  # the other build's swap lands while this load reads ``old``
+            os.replace(_symlink_to(built.index_dir, new), built.index_dir / "current")
+        return real_verify(folder)
+
+    monkeypatch.setattr(rag.index, "verify_build", swap_then_verify)
+    assert load_index(built.index_dir).directory == new
+
+
+def _symlink_to(index_dir: Path, build: Path) -> Path:
+    link = index_dir / ".current-test"
+    os.symlink(build.relative_to(index_dir), link)
+    return link

@@ -15,7 +15,23 @@ def test_precedence_defaults_config_env_flags(tmp_path: Path):
     assert settings.k == 9 and settings.chunk_size == 100
     settings = settings.with_overrides(k=3, chunk_size=None)
     assert settings.k == 3 and settings.chunk_size == 100
-    assert load_settings(config_file=tmp_path / "missing.toml", environ={}) == Settings()
+    assert load_settings(config_file=None, environ={"RAG_CONFIG": str(config)}).k == 7
+
+
+@pytest.mark.parametrize("named_by", ["argument", "environment"])
+def test_a_named_config_file_that_does_not_exist_is_an_error(tmp_path: Path, named_by):
+    missing = tmp_path / "missing.toml"
+    if named_by == "argument":
+        kwargs = {"config_file": missing, "environ": {}}
+    else:
+        kwargs = {"environ": {"RAG_CONFIG": str(missing)}}
+    with pytest.raises(RagError, match=f"config file {missing} not found"):
+        load_settings(**kwargs)
+
+
+def test_the_default_config_file_may_be_absent(tmp_path: Path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no rag.toml here
+    assert load_settings(environ={}) == Settings()
 
 
 @pytest.mark.parametrize(
@@ -24,11 +40,14 @@ def test_precedence_defaults_config_env_flags(tmp_path: Path):
         ({"RAG_K": "many"}, "must be a number"),
         ({"RAG_K": "0"}, "between 1 and 50"),
         ({"RAG_CHUNK_SIZE": "4"}, "chunk size"),
+        ({"RAG_FEEDBACK_CAP": "-1"}, "feedback cap"),
     ],
 )
-def test_bad_values_are_clear_errors(environ, message):
+def test_bad_values_are_clear_errors(environ, message, tmp_path: Path):
+    empty_config = tmp_path / "rag.toml"
+    empty_config.write_text("")
     with pytest.raises(RagError, match=message):
-        load_settings(config_file=Path("/nonexistent.toml"), environ=environ)
+        load_settings(config_file=empty_config, environ=environ)
 
 
 def test_bad_config_file(tmp_path: Path):
@@ -39,3 +58,11 @@ def test_bad_config_file(tmp_path: Path):
     config.write_text("colour = 'blue'")
     with pytest.raises(RagError, match="unknown setting"):
         load_settings(config_file=config, environ={})
+
+
+def test_feedback_cap_defaults_to_ten_thousand_votes_and_can_be_set(tmp_path: Path):
+    empty_config = tmp_path / "rag.toml"
+    empty_config.write_text("")
+    assert load_settings(config_file=empty_config, environ={}).feedback_cap == 10_000
+    settings = load_settings(config_file=empty_config, environ={"RAG_FEEDBACK_CAP": "50"})
+    assert settings.feedback_cap == 50

@@ -1,22 +1,38 @@
 """The chat window: Gradio Blocks over one loaded Engine.
 
-Everything a user or an article supplies is escaped before it is shown, so a
-question like ``<img src=x onerror=alert(1)>`` appears literally.
+Everything a user or an article supplies is escaped and shown as the text it
+is: messages are HTML built here, never Markdown, so a question like
+``<img src=x onerror=alert(1)>`` or an answer starting "500." appears literally.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import logging
+import os
+import re
 import threading
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
-import gradio as gr
+# Gradio reports usage to api.gradio.app and checks for a newer version at start-up
+# unless this says no. The offline promise holds whatever the user's environment
+# says, so it is set here, before Gradio is imported, and Blocks is told too.
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
-from rag.citations import Citation
-from rag.errors import RagError
-from rag.pipeline import AskResult
+import gradio as gr  # noqa: E402
+from starlette.middleware import Middleware  # noqa: E402
+from starlette.responses import PlainTextResponse  # noqa: E402
+
+from rag.citations import Citation  # noqa: E402
+from rag.errors import RagError  # noqa: E402
+from rag.pipeline import AskResult  # noqa: E402
+from rag.question import previous_questions  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 EXAMPLES = [
     "When did Xiaomi drop to third?",
@@ -27,11 +43,27 @@ EXAMPLES = [
 ]
 STREAM_STEP_WORDS = 3  # the answer appears a few words at a time
 FRIENDLY_FAILURE = "Sorry, something went wrong while answering. Please try again."
+DEFAULT_FEEDBACK_CAP = 10_000
+# The page has no upload component yet; when it gets one (articles, as text) a
+# couple of megabytes is plenty, and anything bigger is refused by Gradio itself.
+MAX_UPLOAD_SIZE = "2mb"
+# Host names a browser uses for a server bound to this machine only.
+LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
 CSS = """
+#rag-chat .rag-text, #rag-chat .rag-answer { white-space: pre-wrap; }
+/* Gradio floats a toolbar (clear, copy all) over the top of the conversation, where it
+   covers the first question; the Clear button below does the same job. */
+#rag-chat .top-panel { display: none !important; }
 .rag-marker { font-size: 0.75em; vertical-align: super; font-weight: 600;
   background: #e0e7ff; color: #3730a3; border-radius: 4px; padding: 0 3px;
   text-decoration: none; }
+.rag-cites { margin-top: 8px; border-top: 1px solid #e5e7eb; padding-top: 6px; }
+.rag-cite { font-size: 0.82em; line-height: 1.4; margin: 4px 0; padding: 2px 4px;
+  border-radius: 4px; scroll-margin: 40px; }
+.rag-cite:target { background: #fef3c7; }  /* the source a badge was clicked for */
+.rag-cite .rag-meta { display: inline; }
+.rag-cite q { font-style: italic; }
 .rag-source { border: 1px solid #e5e7eb; border-radius: 8px; padding: 10px 12px;
   margin-bottom: 10px; }
 .rag-source h4 { margin: 0 0 4px 0; font-size: 0.95em; }
@@ -41,63 +73,108 @@ CSS = """
 .rag-related { border-style: dashed; }
 .rag-notice { color: #92400e; background: #fffbeb; border: 1px solid #fcd34d;
   border-radius: 8px; padding: 8px 10px; margin-bottom: 10px; font-size: 0.9em; }
-.rag-empty { color: #6b7280; font-size: 0.9em; }
+.rag-empty, .rag-for { color: #6b7280; font-size: 0.9em; }
+.rag-for { margin-bottom: 8px; }
 """
+
+# -- rendering -----------------------------------------------------------------
 
 
 def escape_text(text: str) -> str:
-    """Text safe to show in a Markdown/HTML chat bubble: no tags, no Markdown markup."""
-    escaped = html.escape(text, quote=False)
-    # Backslash escapes stop Markdown turning * _ ` [ ] # | ~ into formatting or links.
-    return "".join("\\" + ch if ch in "\\`*_[]#|~" else ch for ch in escaped)
+    """Text to show as itself in a chat bubble or panel: every tag and entity escaped.
+
+    Chat messages are rendered as HTML, not Markdown (``render_markdown=False``),
+    so "1. …", "- …", "*x*" and "$$x$$" stay as typed once < > & " ' are escaped.
+    """
+    return html.escape(text, quote=True)
 
 
-def answer_html(result: AskResult) -> str:
-    """The answer with each [n] turned into a visible badge linking to its source."""
+def text_html(text: str) -> str:
+    """A user message or notice, as a bubble's HTML."""
+    return f'<div class="rag-text">{escape_text(text)}</div>'
+
+
+def _anchor(turn_id: str, n: int) -> str:
+    return f"rag-{turn_id}-src-{n}"
+
+
+def _date(citation: Citation) -> str:
+    return citation.chunk.date or "date unknown"
+
+
+def _cite_line(citation: Citation, *, turn_id: str | None, label: str) -> str:
+    chunk = citation.chunk
+    anchor = f' id="{_anchor(turn_id, citation.n)}"' if turn_id else ""
+    return (
+        f'<div class="rag-cite"{anchor}>{label} <strong>{escape_text(chunk.title)}</strong> '
+        f'<span class="rag-meta">{escape_text(_date(citation))} · '
+        f"{escape_text(chunk.doc_id)}</span><br><q>{escape_text(citation.quote)}</q></div>"
+    )
+
+
+def answer_html(result: AskResult, turn_id: str = "a0") -> str:
+    """The answer, each [n] a badge leading to source n listed under this very answer.
+
+    Anchors carry the answer's ``turn_id``, so a badge in an earlier answer leads
+    to that answer's sources, never to a later one's.
+    """
     text = escape_text(result.answer)
     for citation in result.citations:
-        marker = escape_text(f"[{citation.n}]")
+        title = escape_text(f"Source {citation.n}: {citation.chunk.doc_id}")
         text = text.replace(
-            marker,
-            f'<a class="rag-marker" href="#rag-src-{citation.n}" '
-            f'title="Source {citation.n}: {html.escape(citation.chunk.doc_id)}">'
+            f"[{citation.n}]",
+            f'<a class="rag-marker" href="#{_anchor(turn_id, citation.n)}" title="{title}">'
             f"{citation.n}</a>",
         )
     if result.abstained:
-        return f"⚠️ <em>{text}</em>"
-    return text
+        text = f"⚠️ <em>{text}</em>"
+    lines = [
+        _cite_line(c, turn_id=turn_id, label=f'<span class="rag-marker">{c.n}</span>')
+        for c in result.citations
+    ]
+    if result.abstained:
+        lines += [_cite_line(c, turn_id=None, label="Related:") for c in result.related]
+    listing = f'<div class="rag-cites">{"".join(lines)}</div>' if lines else ""
+    return f'<div class="rag-answer">{text}</div>{listing}'
 
 
 def _passage_html(citation: Citation) -> str:
     passage, quote = citation.chunk.text, citation.quote
     at = passage.find(quote)
     if at < 0:
-        return html.escape(passage)
+        return escape_text(passage)
     return (
-        html.escape(passage[:at])
+        escape_text(passage[:at])
         + "<mark>"
-        + html.escape(quote)
+        + escape_text(quote)
         + "</mark>"
-        + html.escape(passage[at + len(quote) :])
+        + escape_text(passage[at + len(quote) :])
     )
 
 
-def _source_card(citation: Citation, *, label: str, anchor: str, related: bool, score: str) -> str:
+def _source_card(citation: Citation, *, label: str, related: bool, score: str) -> str:
     chunk = citation.chunk
     return (
-        f'<div class="rag-source{" rag-related" if related else ""}" id="{anchor}">'
-        f"<h4>{label} {html.escape(chunk.title)}</h4>"
-        f'<div class="rag-meta">{html.escape(chunk.date or "date unknown")} · '
-        f"{html.escape(chunk.doc_id)}{score}</div>"
+        f'<div class="rag-source{" rag-related" if related else ""}">'
+        f"<h4>{label} {escape_text(chunk.title)}</h4>"
+        f'<div class="rag-meta">{escape_text(_date(citation))} · '
+        f"{escape_text(chunk.doc_id)}{escape_text(score)}</div>"
         f'<div class="rag-passage">{_passage_html(citation)}</div></div>'
     )
 
 
+EMPTY_PANEL = '<div class="rag-empty">Sources for each answer appear here.</div>'
+WAITING_PANEL = '<div class="rag-empty">Reading the articles…</div>'
+NO_SOURCES_PANEL = '<div class="rag-empty">No sources: the last reply is not an answer.</div>'
+
+
 def sources_html(result: AskResult | None, *, scores: dict[str, str] | None = None) -> str:
+    """The side panel for the latest answer: each source's passage, quote highlighted."""
     if result is None:
-        return '<div class="rag-empty">Sources for each answer appear here.</div>'
+        return EMPTY_PANEL
     scores = scores or {}
-    parts = []
+    asked = escape_text(result.question)
+    parts = [f'<div class="rag-for">Sources of the answer to “{asked}”</div>']
     if result.abstained:
         parts.append(
             '<div class="rag-notice">The articles don\'t answer this. These are the closest '
@@ -108,32 +185,187 @@ def sources_html(result: AskResult | None, *, scores: dict[str, str] | None = No
             _source_card(
                 citation,
                 label=f'<span class="rag-marker">{citation.n}</span>',
-                anchor=f"rag-src-{citation.n}",
                 related=False,
                 score=scores.get(citation.chunk.chunk_id, ""),
             )
         )
     if result.abstained:
-        for position, related in enumerate(result.related, start=1):
+        for related in result.related:
             parts.append(
                 _source_card(
                     related,
                     label="Related:",
-                    anchor=f"rag-related-{position}",
                     related=True,
                     score=scores.get(related.chunk.chunk_id, ""),
                 )
             )
-    return "".join(parts) or '<div class="rag-empty">No sources.</div>'
+    if len(parts) == 1:
+        parts.append('<div class="rag-empty">No sources.</div>')
+    return "".join(parts)
+
+
+# -- feedback ------------------------------------------------------------------
+
+
+class FeedbackLog:
+    """Votes on answers as JSON lines: one line per answer, at most ``cap`` lines.
+
+    A different vote on the same answer replaces the first, taking a vote back
+    (clicking a selected thumb again) removes it, and the same vote again writes
+    nothing. Replacing means rewriting the file, which the cap keeps small.
+    """
+
+    SAVED = "saved"
+    CHANGED = "changed"
+    WITHDRAWN = "withdrawn"
+    UNCHANGED = "unchanged"
+    FULL = "full"
+
+    def __init__(self, path: Path, *, cap: int = DEFAULT_FEEDBACK_CAP) -> None:
+        self.path = path
+        self.cap = cap
+        self._lock = threading.Lock()
+        self._votes: dict[str, bool | str] | None = None  # answer id -> vote; read lazily
+        self._lines = 0
+        self._warned_full = False
+
+    def _load(self) -> dict[str, bool | str]:
+        if self._votes is None:
+            self._votes, self._lines = {}, 0
+            if self.path.is_file():
+                for line in self.path.read_text(encoding="utf-8").splitlines():
+                    self._lines += 1
+                    try:
+                        record = json.loads(line)
+                    except json.JSONDecodeError:
+                        continue
+                    if isinstance(record, dict) and isinstance(record.get("answer_id"), str):
+                        self._votes[record["answer_id"]] = record.get("liked")
+        return self._votes
+
+    def _rewrite(self, answer_id: str, record: dict | None) -> None:
+        """Replace (or with None, drop) the line of ``answer_id``."""
+        kept = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                mine = json.loads(line).get("answer_id") == answer_id
+            except (json.JSONDecodeError, AttributeError):
+                mine = False
+            if not mine:
+                kept.append(line)
+            elif record is not None:
+                kept.append(json.dumps(record, ensure_ascii=False))
+        temporary = self.path.with_name(f".{self.path.name}.{uuid.uuid4().hex}.tmp")
+        temporary.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        os.replace(temporary, self.path)  # a reader never sees half a file
+        self._lines = len(kept)
+
+    def vote(self, record: dict) -> str:
+        """Record ``record`` (with ``answer_id`` and ``liked``); returns what happened.
+
+        ``liked`` is True or False, or "" when the vote is taken back.
+        """
+        answer_id, liked = record["answer_id"], record["liked"]
+        with self._lock:
+            votes = self._load()
+            if answer_id in votes:
+                if votes[answer_id] == liked:
+                    return self.UNCHANGED
+                self._rewrite(answer_id, None if liked == "" else record)
+                if liked == "":
+                    del votes[answer_id]
+                    return self.WITHDRAWN
+                votes[answer_id] = liked
+                return self.CHANGED
+            if liked == "":
+                return self.UNCHANGED
+            if self._lines >= self.cap:
+                if not self._warned_full:
+                    log.warning(
+                        "feedback not saved: %s already holds %s votes (the feedback_cap "
+                        "setting); move the file aside or raise the cap to collect more",
+                        self.path,
+                        f"{self._lines:,}",
+                    )
+                    self._warned_full = True
+                return self.FULL
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            votes[answer_id] = liked
+            self._lines += 1
+            return self.SAVED
+
+
+# -- conversation state ----------------------------------------------------------
+
+
+def _message_text(message: dict) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list | tuple):
+        return "".join(
+            part.get("text", "") for part in content if isinstance(part, dict) and "text" in part
+        )
+    return ""
+
+
+def _plain(shown: str) -> str:
+    """The text of a message shown as HTML (a question sent back by an API caller)."""
+    return html.unescape(re.sub(r"<[^>]*>", "", shown))
+
+
+def turns_shown(history: list, results: list) -> list:
+    """The turns of the hidden state that the given ``history`` still shows.
+
+    The chat history passed in (by the page or by an API caller) is the
+    conversation: a hidden turn it does not show is no longer part of it.
+    """
+    kept = []
+    for turn in results:
+        start = turn["start"]
+        if (
+            turn["end"] <= len(history)
+            and isinstance(history[start], dict)
+            and history[start].get("role") == "user"
+            and _message_text(history[start]) == turn["shown"]
+        ):
+            kept.append(turn)
+    return kept
+
+
+def earlier_questions(history: list, turns: list) -> list[str]:
+    """The questions asked so far, oldest first, read from ``history`` itself.
+
+    A question this window answered is taken as typed; a refused one (emoji,
+    another language) is left out; any other user message counts as a question.
+    """
+    by_start = {turn["start"]: turn for turn in turns}
+    questions = []
+    for position, message in enumerate(history):
+        if not isinstance(message, dict) or message.get("role") != "user":
+            continue
+        turn = by_start.get(position)
+        if turn is None:
+            questions += previous_questions([_plain(_message_text(message))])
+        elif turn["answered"]:
+            questions.append(turn["asked"])
+    return questions
 
 
 class ChatApp:
     """State and callbacks of the chat window; one instance serves every session."""
 
-    def __init__(self, engine, *, feedback_path: Path) -> None:
+    def __init__(
+        self, engine, *, feedback_path: Path, feedback_cap: int = DEFAULT_FEEDBACK_CAP
+    ) -> None:
         self.engine = engine
-        self.feedback_path = feedback_path
-        self._feedback_lock = threading.Lock()
+        self.feedback_log = FeedbackLog(feedback_path, cap=feedback_cap)
+
+    @property
+    def feedback_path(self) -> Path:
+        return self.feedback_log.path
 
     # -- answering ---------------------------------------------------------------
 
@@ -152,54 +384,67 @@ class ChatApp:
     def respond(self, message: str, history: list, results: list, k: int, show_scores: bool):
         """Stream an answer to ``message``; yields (textbox, chatbot, results, sources).
 
-        ``results`` has one entry per answered turn: the question as typed, where
-        the turn starts in the chat, where its answer is, and the answer's JSON.
+        ``history`` is the conversation so far and decides what a follow-up
+        refers to. ``results`` (hidden per-session state) holds one entry per
+        turn: its id, the question as typed, where the turn starts and ends in
+        the chat, and the answer's JSON (None for a notice).
         """
         if not message or not message.strip():
             yield "", history, results, gr.skip()
             return
-        earlier = [turn["asked"] for turn in results]
-        turn_start = len(history)
-        history = history + [{"role": "user", "content": escape_text(message.strip())}]
-        yield "", history, results, gr.skip()
+        history = list(history or [])
+        results = turns_shown(history, results or [])
+        earlier = earlier_questions(history, results)
+        asked = message.strip()
+        turn = {
+            "id": "t" + uuid.uuid4().hex[:12],
+            "asked": asked,
+            "start": len(history),
+            "shown": text_html(asked),
+            "answered": False,
+            "result": None,
+        }
+        history = history + [{"role": "user", "content": turn["shown"]}]
+        # The panel never shows the previous answer's sources beside a new question.
+        yield "", history, results, WAITING_PANEL
         try:
             result = self.engine.ask(message, history=earlier, k=int(k))
         except RagError as error:
-            history = history + [{"role": "assistant", "content": escape_text(str(error))}]
-            yield "", history, results, gr.skip()
-            return
+            reply = str(error)
         except Exception:  # a bug must not reach the user as a traceback
-            history = history + [{"role": "assistant", "content": FRIENDLY_FAILURE}]
-            yield "", history, results, gr.skip()
+            log.exception("answering %r failed", asked)
+            reply = FRIENDLY_FAILURE
+        else:
+            reply = None
+        if reply is not None:
+            history = history + [{"role": "assistant", "content": text_html(reply)}]
+            turn.update(end=len(history), reply=reply)
+            yield "", history, results + [turn], NO_SOURCES_PANEL
             return
         if result.rewritten_query != result.question:
             history = history + [
                 {
                     "role": "assistant",
-                    "content": escape_text(result.rewritten_query),
+                    "content": text_html(result.rewritten_query),
                     "metadata": {"title": "Follow-up read as", "status": "done"},
                 }
             ]
         sources = sources_html(result, scores=self._scores(result, show_scores))
-        results = results + [
-            {
-                "asked": message.strip(),
-                "start": turn_start,
-                "answer_at": len(history),
-                "result": result.to_json(),
-            }
-        ]
-        final = answer_html(result)
-        words = final.split(" ")
+        final = answer_html(result, turn["id"])
         history = history + [{"role": "assistant", "content": ""}]
+        turn.update(end=len(history), answered=True, result=result.to_json())
+        results = results + [turn]
+        words = escape_text(result.answer).split(" ")
         for end in range(STREAM_STEP_WORDS, len(words), STREAM_STEP_WORDS):
-            history[-1] = {"role": "assistant", "content": " ".join(words[:end])}
+            partial = f'<div class="rag-answer">{" ".join(words[:end])}</div>'
+            history[-1] = {"role": "assistant", "content": partial}
             yield "", history, results, gr.skip()
         history[-1] = {"role": "assistant", "content": final}
         yield "", history, results, sources
 
     def retry(self, history: list, results: list, k: int, show_scores: bool):
         """Ask the last question again (yields chatbot, results, sources)."""
+        results = turns_shown(list(history or []), results or [])
         if not results:
             yield history, results, gr.skip()
             return
@@ -212,49 +457,77 @@ class ChatApp:
     # -- feedback ------------------------------------------------------------------
 
     def feedback(self, results: list, data: gr.LikeData) -> None:
+        """Record a vote on the reply whose bubble was clicked (any kind of reply).
+
+        Gradio reports the index of the bubble's first message, which for a
+        follow-up is the "Follow-up read as" line, so the vote goes to the turn
+        whose messages include that index.
+        """
         index = data.index[0] if isinstance(data.index, list | tuple) else data.index
-        match = next((r for r in results if r["answer_at"] == index), None)
-        if match is None:
+        turn = next((t for t in results if t["start"] < index < t["end"]), None)
+        if turn is None:
             gr.Info("Feedback is recorded on answers only.")
             return
-        result = match["result"]
         record = {
             "time": datetime.now(UTC).isoformat(timespec="seconds"),
-            "liked": bool(data.liked),
-            "question": result["question"],
-            "rewritten_query": result["rewritten_query"],
-            "answer": result["answer"],
-            "abstained": result["abstained"],
-            "citations": [
-                {k: c[k] for k in ("n", "doc", "chunk_id", "quote")} for c in result["citations"]
-            ],
+            "answer_id": turn["id"],
+            "liked": data.liked if isinstance(data.liked, str) else bool(data.liked),
+            "question": turn["asked"],
         }
+        result = turn["result"]
+        if result is None:  # a notice ("please ask in words"): worth hearing about too
+            record.update(rewritten_query=None, answer=turn["reply"], abstained=None, citations=[])
+        else:
+            record.update(
+                rewritten_query=result["rewritten_query"],
+                answer=result["answer"],
+                abstained=result["abstained"],
+                citations=[
+                    {key: c[key] for key in ("n", "doc", "chunk_id", "quote")}
+                    for c in result["citations"]
+                ],
+            )
         try:
-            with self._feedback_lock:
-                self.feedback_path.parent.mkdir(parents=True, exist_ok=True)
-                with self.feedback_path.open("a", encoding="utf-8") as handle:
-                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            outcome = self.feedback_log.vote(record)
         except OSError as error:
             gr.Warning(f"Could not save feedback: {error.strerror}")
             return
-        gr.Info("Thanks, feedback saved.")
+        if outcome == FeedbackLog.FULL:
+            gr.Warning("Feedback is full for now; thank you all the same.")
+        elif outcome == FeedbackLog.CHANGED:
+            gr.Info("Feedback changed.")
+        elif outcome == FeedbackLog.WITHDRAWN:
+            gr.Info("Feedback removed.")
+        elif outcome == FeedbackLog.UNCHANGED:
+            gr.Info("Feedback already saved for this answer.")
+        else:
+            gr.Info("Thanks, feedback saved.")
 
 
-def build_app(engine, *, feedback_path: Path) -> gr.Blocks:
-    app = ChatApp(engine, feedback_path=feedback_path)
+# -- the page and the server -------------------------------------------------------
+
+
+def build_app(
+    engine, *, feedback_path: Path, feedback_cap: int = DEFAULT_FEEDBACK_CAP
+) -> gr.Blocks:
+    app = ChatApp(engine, feedback_path=feedback_path, feedback_cap=feedback_cap)
     articles = len(engine.index.articles)
-    with gr.Blocks(title="Xiaomi in India: ask the articles") as demo:
+    with gr.Blocks(title="Xiaomi in India: ask the articles", analytics_enabled=False) as demo:
         gr.Markdown(
             f"## Ask the articles\nAnswers come only from {articles} indexed news articles, "
             "with the sentence that says so. When the articles don't say, you are told."
         )
         results = gr.State([])
         with gr.Row(equal_height=False):
-            with gr.Column(scale=3):
+            with gr.Column(scale=3, min_width=300):
                 chatbot = gr.Chatbot(
                     label="Conversation",
+                    show_label=False,  # a floating label and toolbar would cover the first message
+                    buttons=["copy"],  # per message; no "share" (it posts to Hugging Face)
                     height=520,
                     sanitize_html=True,
+                    render_markdown=False,  # messages are HTML built from escaped text
+                    latex_delimiters=[],  # "$$" in an article is money, not maths
                     feedback_options=["Like", "Dislike"],
                     placeholder="Ask a question about Xiaomi in India.",
                     elem_id="rag-chat",
@@ -271,13 +544,14 @@ def build_app(engine, *, feedback_path: Path) -> gr.Blocks:
                 with gr.Row():
                     retry = gr.Button("↻ Retry", size="sm", elem_id="rag-retry")
                     clear = gr.Button("Clear", size="sm", elem_id="rag-clear")
-                gr.Examples(EXAMPLES, inputs=textbox, label="Try")
-                with gr.Accordion("Settings", open=False):
-                    k = gr.Slider(1, 10, value=engine.settings.k, step=1, label="Passages to read")
-                    show_scores = gr.Checkbox(False, label="Show retrieval scores")
-            with gr.Column(scale=2):
+            with gr.Column(scale=2, min_width=300, elem_id="rag-sources-column"):
                 gr.Markdown("### Sources")
-                sources = gr.HTML(sources_html(None), elem_id="rag-sources")
+                sources = gr.HTML(EMPTY_PANEL, elem_id="rag-sources")
+        # Below both columns, so on a phone the sources come before them, not after.
+        gr.Examples(EXAMPLES, inputs=textbox, label="Try")
+        with gr.Accordion("Settings", open=False):
+            k = gr.Slider(1, 10, value=engine.settings.k, step=1, label="Passages to read")
+            show_scores = gr.Checkbox(False, label="Show retrieval scores")
 
         textbox.submit(
             app.respond,
@@ -292,13 +566,64 @@ def build_app(engine, *, feedback_path: Path) -> gr.Blocks:
             api_name=False,
         )
         clear.click(
-            lambda: ([], [], sources_html(None), ""),
+            lambda: ([], [], EMPTY_PANEL, ""),
             outputs=[chatbot, results, sources, textbox],
             api_name=False,
         )
-        chatbot.clear(lambda: ([], sources_html(None)), outputs=[results, sources], api_name=False)
+        # The chat's own trash button empties the chat: the hidden turns and the panel go too.
+        chatbot.clear(lambda: ([], EMPTY_PANEL), outputs=[results, sources], api_name=False)
         chatbot.like(app.feedback, inputs=[results], outputs=None, api_name=False)
     return demo
+
+
+class SameOriginOnly:
+    """Refuse what a web page elsewhere, or a hostile host name, could make a browser send.
+
+    Gradio's own CORS handling only hides responses from other origins; the
+    request itself still runs (an upload is written, a question answered, a
+    vote saved). Here a request carrying an ``Origin`` other than the server's
+    own address is refused before anything runs. When the server is bound to
+    this machine only, a ``Host`` that is not a loopback name is refused too, so
+    a DNS-rebinding page cannot pass as same-origin. Asking the server to fetch
+    a URL (``/file=http…``, ``/proxy=``) is refused: it never reaches the network.
+    """
+
+    def __init__(self, app, *, loopback_only: bool) -> None:
+        self.app = app
+        self.loopback_only = loopback_only
+
+    @staticmethod
+    def _host_name(netloc: str) -> str:
+        return (urlsplit(f"//{netloc}").hostname or "").lower()
+
+    def refusal(self, scope) -> str | None:
+        headers = {
+            key.decode("latin-1").lower(): value.decode("latin-1")
+            for key, value in scope["headers"]
+        }
+        host = headers.get("host", "")
+        if self.loopback_only and self._host_name(host) not in LOOPBACK_NAMES:
+            return f"host {host!r} is not this machine"
+        origin = headers.get("origin")
+        if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
+            return f"cross-origin request from {origin!r}"
+        path = scope.get("path", "")
+        if re.search(r"/(?:file[=/]\s*(?:https?:|//)|proxy=)", path, re.I):
+            return "this server fetches nothing from the network"
+        return None
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            reason = self.refusal(scope)
+            if reason is not None:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                await PlainTextResponse(f"Refused: {reason}.", status_code=403)(
+                    scope, receive, send
+                )
+                return
+        await self.app(scope, receive, send)
 
 
 def launch(
@@ -308,11 +633,13 @@ def launch(
     port: int,
     share: bool,
     feedback_path: Path,
+    feedback_cap: int = DEFAULT_FEEDBACK_CAP,
     prevent_thread_lock: bool = False,
 ) -> gr.Blocks:
     """Serve the chat window; returns the Blocks (still serving when ``prevent_thread_lock``)."""
-    demo = build_app(engine, feedback_path=feedback_path)
+    demo = build_app(engine, feedback_path=feedback_path, feedback_cap=feedback_cap)
     demo.queue(default_concurrency_limit=8)
+    loopback_only = not share and host in LOOPBACK_NAMES
     demo.launch(
         server_name=host,
         server_port=port,
@@ -321,5 +648,19 @@ def launch(
         show_error=False,
         prevent_thread_lock=prevent_thread_lock,
         quiet=True,
+        # Every setting below is given explicitly so that no GRADIO_* variable in the
+        # user's environment can switch it back on.
+        app_kwargs={"middleware": [Middleware(SameOriginOnly, loopback_only=loopback_only)]},
+        max_file_size=MAX_UPLOAD_SIZE,
+        # The page shows no files: nothing on disk is served, uploads included.
+        allowed_paths=[],
+        blocked_paths=[str(Path(os.sep).resolve())],
+        strict_cors=True,
+        ssr_mode=False,  # server-side rendering would start a Node server
+        mcp_server=False,
+        pwa=False,
+        enable_monitoring=False,
+        run_history=False,  # its page can connect to Hugging Face buckets
+        footer_links=["api", "settings"],
     )
     return demo

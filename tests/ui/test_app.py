@@ -1,33 +1,29 @@
 import json
+import logging
+import re
 
 import gradio as gr
+import pytest
 
-from ui.app import ChatApp, answer_html, escape_text, sources_html
+from rag.citations import Citation
+from rag.language import LANGUAGE_NOTICE
+from rag.pipeline import AskResult
+from ui.app import (
+    NO_SOURCES_PANEL,
+    WAITING_PANEL,
+    ChatApp,
+    answer_html,
+    build_app,
+    escape_text,
+    sources_html,
+)
 
 XSS = "<img src=x onerror=alert(1)>"
 
 
-def test_escape_text_neutralises_html_and_markdown():
-    escaped = escape_text(XSS + " *bold* [link](http://x)")
-    assert "<" not in escaped
-    assert "\\*bold\\*" in escaped and "\\[link\\]" in escaped
-
-
-def test_answer_markers_link_to_sources(engine):
-    result = engine.ask("When did Xiaomi drop to third?")
-    rendered = answer_html(result)
-    for citation in result.citations:
-        assert f'href="#rag-src-{citation.n}"' in rendered
-    panel = sources_html(result)
-    assert panel.count('class="rag-source"') == len(result.citations)
-    assert "<mark>" in panel and "date unknown" in panel and "2023-05-31" in panel
-
-
-def test_abstention_looks_different_and_shows_related(engine):
-    result = engine.ask("Who is the CEO of Samsung India?")
-    assert answer_html(result).startswith("⚠️")
-    panel = sources_html(result)
-    assert "rag-notice" in panel and "rag-related" in panel
+@pytest.fixture
+def app(engine, tmp_path):
+    return ChatApp(engine, feedback_path=tmp_path / "fb" / "feedback.jsonl")
 
 
 def run(app, message, history=None, results=None):
@@ -35,48 +31,187 @@ def run(app, message, history=None, results=None):
     return last
 
 
-def test_respond_streams_and_ignores_empty_input(engine, tmp_path):
-    app = ChatApp(engine, feedback_path=tmp_path / "f.jsonl")
+def like(app, results, index, liked=True):
+    data = gr.LikeData(target=None, data={"index": index, "value": "", "liked": liked})
+    app.feedback(results, data)
+
+
+def lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_escape_text_neutralises_html():
+    escaped = escape_text(XSS + ' "quoted" & more')
+    assert "<" not in escaped and '"' not in escaped
+    assert "&lt;img" in escaped and "&amp; more" in escaped
+
+
+def test_messages_are_html_not_markdown(engine, tmp_path):
+    """An answer "500. Chinese…" or a question "1. …" must not become a numbered list."""
+    demo = build_app(engine, feedback_path=tmp_path / "f.jsonl")
+    chatbot = next(b for b in demo.blocks.values() if isinstance(b, gr.Chatbot))
+    assert chatbot.render_markdown is False
+    assert chatbot.latex_delimiters == []  # "$$" in a question is not maths either
+
+
+@pytest.fixture
+def cited(engine) -> AskResult:
+    """An answer citing passages of two articles, made here to need no particular answerer."""
+    first = engine.index.chunks[0]
+    second = next(c for c in engine.index.chunks if c.doc_id != first.doc_id)
+    citations = [
+        Citation(n, chunk, chunk.text.split(". ")[0]) for n, chunk in enumerate((first, second), 1)
+    ]
+    return AskResult(
+        question="When did it happen?",
+        answer="In 2022 [1]. Then in 2023 [2].",
+        abstained=False,
+        rewritten_query="When did it happen?",
+        citations=citations,
+    )
+
+
+def test_each_answers_badges_lead_to_its_own_sources(cited):
+    first, second = answer_html(cited, "t1"), answer_html(cited, "t2")
+    for rendered, other in ((first, second), (second, first)):
+        targets = re.findall(r'href="#([^"]+)"', rendered)
+        ids = re.findall(r'id="([^"]+)"', rendered)
+        assert len(targets) == 2
+        assert set(targets) <= set(ids)  # every badge's source is under the same answer
+        assert not set(targets) & set(re.findall(r'id="([^"]+)"', other))
+    for citation in cited.citations:
+        assert escape_text(citation.quote) in first
+    panel = sources_html(cited)
+    assert panel.count('class="rag-source"') == 2 and "<mark>" in panel
+    for citation in cited.citations:
+        assert (citation.chunk.date or "date unknown") in panel
+
+
+def test_abstention_looks_different_and_shows_related(engine):
+    result = engine.ask("Who is the CEO of Samsung India?")
+    assert '<div class="rag-answer">⚠️' in answer_html(result)
+    panel = sources_html(result)
+    assert "rag-notice" in panel and "rag-related" in panel
+
+
+def test_respond_streams_and_ignores_empty_input(app):
     steps = list(app.respond("When did Xiaomi drop to third?", [], [], 5, False))
     assert len(steps) > 2  # the question, partial answers, the final answer
     _, history, results, sources = steps[-1]
-    assert history[0]["role"] == "user" and "2023" in history[-1]["content"]
-    assert len(results) == 1 and "rag-source" in sources
+    assert history[0]["role"] == "user"
+    assert history[-1]["content"].startswith('<div class="rag-answer">')
+    assert len(results) == 1 and "rag-source" in sources  # sources, or related reading
     empty = list(app.respond("   ", history, results, 5, False))
     assert empty[-1][1] == history
 
 
-def test_bad_input_gets_a_polite_reply(engine, tmp_path):
-    app = ChatApp(engine, feedback_path=tmp_path / "f.jsonl")
+def test_bad_input_gets_a_polite_reply(app):
     _, history, results, _ = run(app, "🙂🙂🙂")
     assert history[-1]["role"] == "assistant" and "question" in history[-1]["content"]
-    assert results == []
+    assert [turn["answered"] for turn in results] == [False]
 
 
-def test_follow_up_shows_rewritten_query(engine, tmp_path):
-    app = ChatApp(engine, feedback_path=tmp_path / "f.jsonl")
+def test_a_question_in_another_language_gets_the_same_notice(app):
+    _, emoji, _, _ = run(app, "🙂🙂🙂")
+    _, foreign, _, _ = run(app, "¿Quién fundó Xiaomi?")
+    assert foreign[-1]["content"] == emoji[-1]["content"]
+    assert escape_text(LANGUAGE_NOTICE) in foreign[-1]["content"]
+
+
+@pytest.mark.parametrize("refused", ["🙂🙂🙂", "शाओमी भारत में कब तीसरे स्थान पर आया?"])
+def test_sources_panel_never_keeps_an_earlier_answers_sources(app, refused):
+    _, history, results, sources = run(app, "When did Xiaomi drop to third?")
+    assert "rag-source" in sources
+    steps = list(app.respond(refused, history, results, 5, False))
+    assert steps[0][3] == WAITING_PANEL  # cleared as soon as the new question is in
+    assert steps[-1][3] == NO_SOURCES_PANEL
+    assert "rag-source" not in "".join(str(step[3]) for step in steps)
+
+
+def test_follow_up_shows_rewritten_query(app):
     _, history, results, _ = run(app, "When did Xiaomi drop to third?")
     _, history, results, _ = run(app, "what about 2023?", history, results)
     rewritten = [m for m in history if m.get("metadata")]
     assert rewritten and "2023" in rewritten[0]["content"]
 
 
-def test_retry_replaces_the_last_answer(engine, tmp_path):
-    app = ChatApp(engine, feedback_path=tmp_path / "f.jsonl")
+def test_an_explicit_history_wins_over_hidden_state(app):
+    _, history, results, _ = run(app, "When did Xiaomi drop to third?")
+    # An API caller sends no history: the hidden turn must not make this a follow-up.
+    _, alone, _, _ = run(app, "what about 2023?", [], results)
+    assert not [m for m in alone if m.get("metadata")]
+    # An API caller sends a history the hidden state never saw: it is the conversation.
+    given = [
+        {"role": "user", "content": "When did Xiaomi drop to third?"},
+        {"role": "assistant", "content": "In 2022."},
+    ]
+    _, followed, _, _ = run(app, "what about 2023?", given, [])
+    assert [m for m in followed if m.get("metadata")]
+
+
+def test_retry_replaces_the_last_answer(app):
     _, history, results, _ = run(app, "How many rural stores did Xiaomi open?")
     *_, (retried, retried_results, _) = app.retry(history, results, 5, False)
     assert len(retried) == len(history) and len(retried_results) == 1
 
 
-def test_feedback_is_appended_as_jsonl(engine, tmp_path):
-    path = tmp_path / "fb" / "feedback.jsonl"
-    app = ChatApp(engine, feedback_path=path)
+def test_feedback_is_appended_as_jsonl(app):
     _, history, results, _ = run(app, "When did Xiaomi drop to third?")
-    answer_index = results[0]["answer_at"]
-    app.feedback(
-        results, gr.LikeData(target=None, data={"index": answer_index, "value": "", "liked": False})
-    )
-    record = json.loads(path.read_text().splitlines()[0])
+    like(app, results, len(history) - 1, liked=False)
+    (record,) = lines(app.feedback_path)
     assert record["liked"] is False
     assert record["question"] == "When did Xiaomi drop to third?"
-    assert record["citations"] and record["answer"]
+    answer = results[-1]["result"]
+    assert record["answer"] == answer["answer"] and len(record["citations"]) == len(
+        answer["citations"]
+    )
+
+
+@pytest.mark.parametrize(
+    "question,kind",
+    [
+        ("what about 2023?", "follow-up"),  # its bubble starts with "Follow-up read as"
+        ("Who is the CEO of Samsung India?", "abstention"),
+        ("🙂🙂🙂", "notice"),
+    ],
+)
+def test_feedback_records_the_reply_it_is_on(app, question, kind):
+    _, history, results, _ = run(app, "When did Xiaomi drop to third?")
+    _, history, results, _ = run(app, question, history, results)
+    start = results[-1]["start"]
+    # Gradio reports the first message of the clicked bubble: the one after the question.
+    like(app, results, start + 1)
+    (record,) = lines(app.feedback_path)
+    assert record["question"] == question and record["answer_id"] == results[-1]["id"]
+    if kind == "follow-up":
+        assert record["rewritten_query"] == "When did Xiaomi drop to third in 2023?"
+        assert record["answer"] == results[-1]["result"]["answer"]
+    elif kind == "abstention":
+        assert record["abstained"] is True
+    else:
+        assert record["answer"] == LANGUAGE_NOTICE
+
+
+def test_one_vote_per_answer_and_a_second_click_changes_it(app):
+    _, history, results, _ = run(app, "When did Xiaomi drop to third?")
+    for _ in range(200):
+        like(app, results, len(history) - 1)
+    assert [r["liked"] for r in lines(app.feedback_path)] == [True]
+    like(app, results, len(history) - 1, liked=False)
+    assert [r["liked"] for r in lines(app.feedback_path)] == [False]
+    _, history, results, _ = run(app, "Who is Xiaomi's founder?", history, results)
+    like(app, results, len(history) - 1)
+    assert [r["liked"] for r in lines(app.feedback_path)] == [False, True]
+
+
+def test_feedback_stops_at_the_cap_with_a_log_line(engine, tmp_path, caplog):
+    path = tmp_path / "feedback.jsonl"
+    path.write_text('{"liked": true, "question": "from an earlier run"}\n')
+    app = ChatApp(engine, feedback_path=path, feedback_cap=2)
+    _, history, results, _ = run(app, "When did Xiaomi drop to third?")
+    like(app, results, len(history) - 1)
+    _, history, results, _ = run(app, "Who is Xiaomi's founder?", history, results)
+    with caplog.at_level(logging.WARNING, logger="ui.app"), pytest.warns(UserWarning, match="full"):
+        like(app, results, len(history) - 1)  # the user is told too (a toast in the page)
+    assert len(lines(path)) == 2
+    assert "feedback not saved" in caplog.text and "feedback_cap" in caplog.text

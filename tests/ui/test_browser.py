@@ -1,10 +1,18 @@
-"""End to end in a real browser: Debian's Chromium driven by Playwright (never a download)."""
+"""End to end in a real browser: Debian's Chromium driven by Playwright (never a download).
+
+Every test runs at desktop size and at a 390x844 phone size. With RAG_SCREENSHOT
+set (say docs/screenshot.png), the desktop picture is saved there and the phone
+one beside it (docs/screenshot-phone.png).
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -18,7 +26,8 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-# Set RAG_SCREENSHOT=docs/screenshot.png to refresh the README's picture.
+VIEWPORTS = {"desktop": (1400, 1000), "phone": (390, 844)}
+# Set RAG_SCREENSHOT=docs/screenshot.png to refresh the README's pictures.
 SCREENSHOT = os.environ.get("RAG_SCREENSHOT")
 
 if not Path(CHROMIUM).exists():
@@ -29,68 +38,245 @@ if not Path(CHROMIUM).exists():
 
 
 @pytest.fixture(scope="module")
-def page(served):
+def browser():
     from playwright.sync_api import sync_playwright
 
-    url, _ = served
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.dialogs = []
-        page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
-        page.goto(url, wait_until="load")
-        page.locator("#rag-question textarea").wait_for(timeout=60_000)
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module", params=list(VIEWPORTS))
+def viewport(request) -> str:
+    return request.param
+
+
+# Points of the conversation where something else is drawn on top: the top edge of its
+# scrolling area (where a question sits once scrolled up to) and the first question.
+COVERED = """() => {
+    const log = document.querySelector('#rag-chat [role=log]');
+    const area = log.getBoundingClientRect();
+    const message = document.querySelector('#rag-chat [data-testid=user]');
+    const box = message.getBoundingClientRect();
+    const middle = (a, b) => (a + b) / 2;
+    const checks = [
+        [log, area.left + 8, area.top + 8],
+        [log, middle(area.left, area.right), area.top + 8],
+        [log, area.right - 24, area.top + 8],
+        [message, box.left + 3, box.top + 3],
+        [message, box.right - 3, box.top + 3],
+        [message, middle(box.left, box.right), middle(box.top, box.bottom)],
+    ];
+    return checks
+        .filter(([element, x, y]) => !element.contains(document.elementFromPoint(x, y)))
+        .map(([, x, y]) => document.elementFromPoint(x, y)?.outerHTML.slice(0, 120));
+}"""
+
+
+def open_page(browser, url: str, viewport: str):
+    width, height = VIEWPORTS[viewport]
+    phone = viewport == "phone"
+    context = browser.new_context(
+        viewport={"width": width, "height": height}, is_mobile=phone, has_touch=phone
+    )
+    page = context.new_page()
+    page.dialogs = []
+    page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
+    page.elsewhere = []  # every request the page makes to another host
+    host = urlsplit(url).netloc
+    page.on(
+        "request",
+        lambda request: (
+            page.elsewhere.append(request.url)
+            if urlsplit(request.url).netloc != host and not request.url.startswith("data:")
+            else None
+        ),
+    )
+    page.goto(url, wait_until="load")
+    page.locator("#rag-question textarea").wait_for(timeout=60_000)
+    return page
+
+
+@pytest.fixture(scope="module")
+def page(browser, served, viewport):
+    """One conversation per viewport, shared by the tests below (each asks its own questions)."""
+    url, _ = served
+    page = open_page(browser, url, viewport)
+    yield page
+    page.context.close()
 
 
 def ask(page, question: str) -> None:
     box = page.locator("#rag-question textarea")
+    bubbles = page.locator("#rag-chat .bot-row").count()
     box.fill(question)
     box.press("Enter")
-    # The answer is done when the sources panel has been redrawn for it.
+    # Done when the reply is in and the panel has been redrawn for it.
     page.wait_for_function(
-        "() => !document.querySelector('#rag-chat .pending') && "
-        "document.querySelector('#rag-question textarea').value === ''",
+        "bubbles => document.querySelectorAll('#rag-chat .bot-row').length > bubbles && "
+        "!document.querySelector('#rag-chat .pending') && "
+        "document.querySelector('#rag-question textarea').value === '' && "
+        "!document.querySelector('#rag-sources').innerText.includes('Reading the articles')",
+        arg=bubbles,
         timeout=60_000,
     )
 
 
-def test_example_question_answer_and_sources(page, tmp_path):
+def settle(page) -> None:
+    """Let Gradio's autoscroll finish: it pins the chat to the bottom ~300 ms after a reply."""
+    page.wait_for_timeout(1000)
+
+
+def last_reply(page):
+    return page.locator("#rag-chat .bot-row").last
+
+
+def test_first_question_is_not_covered_and_screenshot(browser, served, viewport, tmp_path):
+    url, _ = served
+    page = open_page(browser, url, viewport)
+    try:
+        ask(page, "When did Xiaomi drop to third?")
+        settle(page)
+        page.evaluate(
+            "() => { document.querySelector('#rag-chat [role=log]').scrollTo(0, 0);"
+            " document.querySelector('#rag-chat').scrollIntoView({block: 'start'}); }"
+        )
+        covered = page.evaluate(COVERED)
+        assert covered == []
+        name = "screenshot.png" if viewport == "desktop" else "screenshot-phone.png"
+        path = tmp_path / name
+        if SCREENSHOT:
+            base = Path(SCREENSHOT)
+            path = base if viewport == "desktop" else base.with_name(f"{base.stem}-phone.png")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(path), full_page=True)
+        assert path.stat().st_size > 10_000
+        # The README's own example is answered, with its sources (this is its screenshot).
+        assert last_reply(page).locator("a.rag-marker").count() >= 1
+    finally:
+        page.context.close()
+
+
+def test_feedback_on_a_follow_up_records_that_answer(page, served):
+    _, feedback = served
+    question = "and how many states are they in?"
+    ask(page, "How many rural stores did Xiaomi open?")
+    ask(page, question)
+    assert "Follow-up read as" in last_reply(page).inner_text()
+    buttons = page.locator("#rag-chat .message-buttons").last
+
+    def votes(leaving_out=frozenset()) -> list:
+        lines = feedback.read_text().splitlines() if feedback.exists() else []
+        records = [json.loads(line) for line in lines]
+        mine = [r for r in records if r["question"] == question]
+        return [r for r in mine if r["answer_id"] not in leaving_out]
+
+    earlier = frozenset(r["answer_id"] for r in votes())  # the other viewport's votes
+
+    def click_and_wait(label: str, expected: list) -> None:
+        buttons.get_by_label(label, exact=True).click()
+        for _ in range(100):
+            if [r["liked"] for r in votes(earlier)] == expected:
+                return
+            page.wait_for_timeout(100)
+        raise AssertionError(f"after {label}: {votes(earlier)}, expected {expected}")
+
+    click_and_wait("Like", [True])
+    (vote,) = votes(earlier)
+    assert vote["rewritten_query"] == "how many states are Xiaomi in?"
+    # The vote carries the answer of the bubble clicked (its [n] shown as badges).
+    shown = last_reply(page).locator(".rag-answer").inner_text()
+    assert shown.endswith(re.sub(r"\[(\d+)\]", r"\1", vote["answer"]))
+    click_and_wait("Liked", [])  # clicking the chosen thumb again takes the vote back
+    click_and_wait("Like", [True])
+    click_and_wait("Dislike", [False])  # one vote per answer: the second click changes it
+
+
+def test_answers_and_questions_are_shown_as_typed_not_as_markdown(page, engine):
+    question = "How many rural stores did Xiaomi open?"  # answered "500. Chinese electronics…"
+    ask(page, question)
+    shown = last_reply(page).locator(".rag-answer").inner_text()
+    assert shown.endswith(re.sub(r"\[(\d+)\]", r"\1", engine.ask(question).answer))
+    for typed in ("1. Who is Xiaomi's founder?", "- *who* is _Lei Jun_? $$x$$ # done"):
+        ask(page, typed)
+        shown = page.locator("#rag-chat [data-testid=user]").last.inner_text()
+        assert shown.strip() == typed
+    markup = ", ".join(f"#rag-chat {tag}" for tag in ("ol", "ul", "h1", ".katex", "em"))
+    # The only emphasis in the chat is the abstention's own.
+    assert page.locator(markup).count() == page.locator("#rag-chat .rag-answer > em").count()
+
+
+def test_badges_lead_to_their_own_answers_sources(page):
     ask(page, "When did Xiaomi drop to third?")
-    sources = page.locator("#rag-sources")
-    sources.locator(".rag-source").first.wait_for(timeout=60_000)
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('#rag-chat .message')].some("
-        "m => m.innerText.includes('2023'))",
-        timeout=60_000,
+    ask(page, "Which Indian company will make Xiaomi's neckband headphones?")
+    badges = page.evaluate(
+        """() => [...document.querySelectorAll('#rag-chat a.rag-marker')].map(badge => {
+            const target = document.getElementById(badge.getAttribute('href').slice(1));
+            const bubble = badge.closest('.message-row');
+            return {title: badge.title, target: target ? target.innerText : null,
+                    same_bubble: !!target && bubble.contains(target)};
+        })"""
     )
-    answer = page.locator("#rag-chat").inner_text()
-    assert "2022" in answer and "2023" in answer
-    panel = sources.inner_text()
-    assert "002_38dd1345af9d5afe.txt" in panel and "004_27bc064c97c57b8b.txt" in panel
-    assert page.locator("#rag-chat a.rag-marker").count() >= 2
-    path = Path(SCREENSHOT) if SCREENSHOT else tmp_path / "screenshot.png"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 10_000
+    assert len(badges) >= 3
+    for badge in badges:
+        doc = badge["title"].split(": ", 1)[1]
+        assert badge["same_bubble"] and doc in badge["target"], badge
+    # Clicking a badge of an earlier answer shows that answer's source, in view.
+    settle(page)
+    earlier = page.locator("#rag-chat .bot-row").nth(-2).locator("a.rag-marker").first
+    target_id = earlier.get_attribute("href")[1:]
+    earlier.click()
+    page.wait_for_timeout(800)
+    assert page.locator(f"[id='{target_id}']").is_visible()
+    assert page.evaluate(
+        """id => { const box = document.getElementById(id).getBoundingClientRect();
+                  return box.top >= 0 && box.bottom <= window.innerHeight; }""",
+        target_id,
+    )
+    assert len(page.context.pages) == 1  # no new tab
+
+
+def test_sources_come_right_after_each_answer(page, viewport):
+    ask(page, "Who is Xiaomi's founder?")
+    gap = page.evaluate(
+        """() => {
+            const rows = document.querySelectorAll('#rag-chat .bot-row');
+            const row = rows[rows.length - 1];
+            const answer = row.querySelector('.rag-answer').getBoundingClientRect();
+            const sources = row.querySelector('.rag-cites').getBoundingClientRect();
+            return sources.top - answer.bottom;
+        }"""
+    )
+    assert 0 <= gap < 40
+    if viewport == "phone":
+        # The full passages come before the examples and settings, not under them.
+        panel = page.locator("#rag-sources").bounding_box()
+        examples = page.get_by_text("Try", exact=True).bounding_box()
+        assert panel["y"] < examples["y"]
+
+
+def test_sources_panel_is_emptied_by_a_refused_input(page):
+    ask(page, "When did Xiaomi drop to third?")
+    assert page.locator("#rag-sources .rag-source").count() >= 2
+    ask(page, "🙂🙂🙂")
+    assert "question in words" in last_reply(page).inner_text()
+    assert page.locator("#rag-sources .rag-source").count() == 0
+    assert "not an answer" in page.locator("#rag-sources").inner_text()
 
 
 def test_html_in_a_question_is_shown_literally(page):
     xss = "<img src=x onerror=alert(1)>"
     ask(page, xss)
-    page.wait_for_function(
-        "text => document.querySelector('#rag-chat').innerText.includes(text)",
-        arg=xss,
-        timeout=60_000,
-    )
-    page.wait_for_timeout(1000)
+    assert xss in page.locator("#rag-chat").inner_text()
+    page.wait_for_timeout(500)
     assert page.dialogs == []
     assert page.locator("#rag-chat img[src='x']").count() == 0
     ask(page, "<script>alert('boo')</script> when did Xiaomi drop to third?")
-    page.wait_for_function(
-        "() => document.querySelector('#rag-chat').innerText.includes(\"<script>alert('boo')\")",
-        timeout=60_000,
-    )
-    page.wait_for_timeout(1000)
+    assert "<script>alert('boo')</script>" in page.locator("#rag-chat").inner_text()
+    page.wait_for_timeout(500)
     assert page.dialogs == []
+
+
+def test_the_page_asks_nothing_of_other_hosts(page):
+    assert page.elsewhere == []

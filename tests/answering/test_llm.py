@@ -10,8 +10,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
+from rag.answering.llm import LLMAnswerer
 from rag.engine import make_answerer
-from rag.llm import LLMAnswerer
 
 
 class FakeEndpoint(BaseHTTPRequestHandler):

@@ -13,11 +13,11 @@ import re
 import urllib.error
 import urllib.request
 
-from .answer import Answerer, Draft
-from .citations import Claim
-from .evidence import EvidenceIndex
-from .question import AnalysedQuestion
-from .retrieve import Hit, Query
+from ..citations import Claim
+from ..evidence import EvidenceIndex
+from ..question import AnalysedQuestion
+from ..retrieve import Hit, Query
+from .draft import Answerer, Draft
 
 MAX_EVIDENCE = 12
 SYSTEM_PROMPT = (

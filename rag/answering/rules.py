@@ -1,4 +1,4 @@
-"""The default answerer: extractive, no LLM.
+"""The hand-written rules answerer (the default before the trained reader): no model.
 
 From the retrieved passages it scores every sentence against the question,
 keeps only evidence that mentions the question's names and numbers and holds
@@ -9,16 +9,16 @@ factoid questions, the answer span in it). When nothing qualifies it abstains.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
-from typing import Protocol
+from dataclasses import dataclass, replace
 
-from .citations import Claim
-from .dates import is_point_in_time, names_a_time, resolve
-from .evidence import EvidenceIndex, ScoredSentence, joined_with_previous
-from .nlp import Sentence
-from .question import AMOUNT, DATE, ENTITY_LABELS, NAME, NUMBER, OTHER, PLACE, AnalysedQuestion
-from .retrieve import Hit, Query
-from .terms import rank_phrases, terms
+from ..citations import Claim
+from ..dates import is_point_in_time, names_a_time, resolve
+from ..evidence import EvidenceIndex, ScoredSentence, joined_with_previous
+from ..nlp import Sentence
+from ..question import AMOUNT, DATE, ENTITY_LABELS, NAME, NUMBER, OTHER, PLACE, AnalysedQuestion
+from ..retrieve import Hit, Query
+from ..terms import rank_phrases, terms
+from .draft import Draft
 
 # Evidence must be about the question: similarity plus key-term coverage.
 MIN_SUPPORT = 0.75
@@ -30,19 +30,6 @@ ANSWER_NOUN_BONUS = 0.15
 CLAIM_MARGIN = 0.12
 MAX_CLAIMS = {DATE: 3}
 DEFAULT_MAX_CLAIMS = 2
-
-
-@dataclass
-class Draft:
-    """What an answerer proposes; citations are verified before anything is shown."""
-
-    claims: list[Claim] = field(default_factory=list)
-    abstained: bool = False
-    reason: str = ""
-
-
-class Answerer(Protocol):
-    def draft(self, question: AnalysedQuestion, query: Query, hits: list[Hit]) -> Draft: ...
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from rag.answer import best_span, candidate_spans
+from rag.answering.rules import best_span, candidate_spans
 from rag.cli import cli
 from rag.nlp import Entity, Sentence
 from rag.question import DATE, NAME, NUMBER, PLACE

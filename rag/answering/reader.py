@@ -1,0 +1,222 @@
+"""The trained extractive reader: finds answer spans in passages, or says there is none.
+
+The model (fine-tuned from all-MiniLM-L6-v2 on SQuAD 2.0-style data by
+scripts/reader/train.py) ships in models/reader/ with `reader.json`, which names the weights
+file, its sha256 and the no-answer threshold tuned on held-out articles. Weights are checked
+before first use, like the embedder's.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..embedding import sha256_of
+from ..errors import RagError
+from .spans import MAX_ANSWER_TOKENS, best_spans, null_score
+
+DEFAULT_DIR = Path(__file__).resolve().parents[2] / "models" / "reader"
+CARD_NAME = "reader.json"
+# A question is rarely longer than this; a longer one must not crowd the passage out.
+MAX_QUESTION_TOKENS = 64
+# Windows scored in one forward pass; bounds memory on long passages.
+BATCH = 16
+
+
+@dataclass(frozen=True)
+class ReaderCard:
+    """What reader.json says about the model next to it."""
+
+    weights: str
+    sha256: str
+    no_answer_threshold: float
+    max_length: int = 256
+    stride: int = 128
+    max_answer_tokens: int = MAX_ANSWER_TOKENS
+    require_names: bool = False
+    with_title: bool = False
+
+    @classmethod
+    def load(cls, directory: Path) -> ReaderCard:
+        path = directory / CARD_NAME
+        if not path.is_file():
+            raise RagError(f"reader model not found: {path} is missing (see models/README.md)")
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            card = cls(
+                weights=str(data["weights"]),
+                sha256=str(data["sha256"]),
+                no_answer_threshold=float(data["no_answer_threshold"]),
+                max_length=int(data.get("max_length", 256)),
+                stride=int(data.get("stride", 128)),
+                max_answer_tokens=int(data.get("max_answer_tokens", MAX_ANSWER_TOKENS)),
+                require_names=bool(data.get("require_names", False)),
+                with_title=bool(data.get("with_title", False)),
+            )
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
+            raise RagError(f"reader card {path} is unreadable: {e}") from None
+        if Path(card.weights).name != card.weights:
+            raise RagError(f"reader card {path} names weights outside its folder")
+        return card
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An answer span in one passage, with the no-answer score of the window it was read in."""
+
+    passage: int  # index into the passages read
+    start: int  # character offsets in that passage
+    end: int
+    score: float
+    null: float
+
+    @property
+    def margin(self) -> float:
+        """How much more the reader believes this span than "no answer" in the same window."""
+        return self.score - self.null
+
+
+class Reader:
+    """Loads once per process; `read` is thread-safe."""
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = Path(directory or DEFAULT_DIR)
+        self.card = ReaderCard.load(self.directory)
+        weights = self.directory / self.card.weights
+        if not weights.is_file():
+            raise RagError(f"reader weights not found: {weights}")
+        actual = sha256_of(weights)
+        if actual != self.card.sha256:
+            raise RagError(
+                f"reader weights {weights} have sha256 {actual}, expected {self.card.sha256}; "
+                "restore models/reader from the repository"
+            )
+        self._tokenizer = _load_tokenizer(self.directory)
+        self._model = _OnnxModel(weights) if weights.suffix == ".onnx" else _TorchModel(weights)
+        self._lock = threading.Lock()
+
+    @property
+    def threshold(self) -> float:
+        return self.card.no_answer_threshold
+
+    def read(self, question: str, passages: list[str], *, per_window: int = 3) -> list[Candidate]:
+        """Candidate spans over all passages, best raw score first."""
+        if not passages:
+            return []
+        question = self._clip_question(question)
+        encoded = self._tokenizer(
+            [question] * len(passages),
+            passages,
+            truncation="only_second",
+            max_length=self.card.max_length,
+            stride=self.card.stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=True,
+            return_tensors="np",
+        )
+        owners = encoded["overflow_to_sample_mapping"]
+        context = np.array(
+            [[s == 1 for s in encoded.sequence_ids(i)] for i in range(len(owners))], dtype=bool
+        )
+        context &= encoded["attention_mask"].astype(bool)
+        starts, ends = [], []
+        with self._lock:
+            for at in range(0, len(owners), BATCH):
+                rows = slice(at, at + BATCH)
+                start, end = self._model(
+                    encoded["input_ids"][rows],
+                    encoded["attention_mask"][rows],
+                    encoded["token_type_ids"][rows],
+                )
+                starts.append(start)
+                ends.append(end)
+        start_logits, end_logits = np.concatenate(starts), np.concatenate(ends)
+        candidates: list[Candidate] = []
+        for window, owner in enumerate(owners):
+            offsets = encoded["offset_mapping"][window]
+            null = null_score(start_logits[window], end_logits[window])
+            for span in best_spans(
+                start_logits[window],
+                end_logits[window],
+                context[window],
+                max_tokens=self.card.max_answer_tokens,
+                limit=per_window,
+            ):
+                candidates.append(
+                    Candidate(
+                        passage=int(owner),
+                        start=int(offsets[span.start][0]),
+                        end=int(offsets[span.end][1]),
+                        score=span.score,
+                        null=null,
+                    )
+                )
+        candidates.sort(key=lambda c: (-c.score, c.passage, c.start))
+        return candidates
+
+    def _clip_question(self, question: str) -> str:
+        pieces = self._tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = pieces["offset_mapping"]
+        if len(offsets) <= MAX_QUESTION_TOKENS:
+            return question
+        return question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
+
+
+def _load_tokenizer(directory: Path):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(directory)
+    except (OSError, ValueError) as error:
+        raise RagError(f"reader tokenizer in {directory} is unusable: {error}") from None
+
+
+class _OnnxModel:
+    """ONNX Runtime: the shipped (int8) reader; no torch needed at answer time."""
+
+    def __init__(self, path: Path) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = min(4, os.cpu_count() or 1)
+        options.log_severity_level = 3
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as error:  # onnxruntime raises its own untyped errors
+            raise RagError(f"reader weights {path} are not a usable ONNX model: {error}") from None
+        self.inputs = {i.name for i in self.session.get_inputs()}
+
+    def __call__(self, ids, mask, types) -> tuple[np.ndarray, np.ndarray]:
+        feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        start, end = self.session.run(
+            None, {k: v.astype(np.int64) for k, v in feed.items() if k in self.inputs}
+        )
+        return start, end
+
+
+class _TorchModel:
+    """transformers in fp32: for checkpoints straight out of training."""
+
+    def __init__(self, path: Path) -> None:
+        from transformers import AutoModelForQuestionAnswering
+
+        self.torch = __import__("torch")
+        self.model = AutoModelForQuestionAnswering.from_pretrained(path.parent).eval()
+
+    def __call__(self, ids, mask, types) -> tuple[np.ndarray, np.ndarray]:
+        torch = self.torch
+        with torch.inference_mode():
+            out = self.model(
+                input_ids=torch.from_numpy(ids),
+                attention_mask=torch.from_numpy(mask),
+                token_type_ids=torch.from_numpy(types),
+            )
+        return out.start_logits.numpy(), out.end_logits.numpy()

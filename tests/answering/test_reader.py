@@ -1,0 +1,152 @@
+"""The shipped reader: its card, the sha256 check, reading passages, choosing an answer."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from rag.answering.choose import ReaderAnswerer
+from rag.answering.reader import DEFAULT_DIR, Candidate, Reader, ReaderCard
+from rag.errors import RagError
+
+needs_trained_reader = pytest.mark.skipif(
+    not (DEFAULT_DIR / "reader.json").is_file(),
+    reason="the trained reader is not in models/reader/ yet (scripts/reader/train.py)",
+)
+
+
+@pytest.fixture(scope="session")
+def reader() -> Reader:
+    return Reader()
+
+
+@pytest.fixture(scope="session")
+def tiny_reader(tiny_reader_dir) -> Reader:
+    return Reader(tiny_reader_dir)
+
+
+@pytest.fixture
+def reader_copy(tmp_path, tiny_reader_dir) -> Path:
+    target = tmp_path / "reader"
+    shutil.copytree(tiny_reader_dir, target)
+    return target
+
+
+def test_threshold_comes_from_the_card(tiny_reader, tiny_reader_dir):
+    card = json.loads((tiny_reader_dir / "reader.json").read_text())
+    assert tiny_reader.threshold == pytest.approx(card["no_answer_threshold"])
+    assert ReaderCard.load(tiny_reader_dir).sha256 == card["sha256"]
+
+
+def test_offsets_point_into_the_passages(tiny_reader):
+    passages = ["Short one.", "A second passage " * 40 + "that needs two windows."]
+    candidates = tiny_reader.read("Which passage?", passages)
+    assert {c.passage for c in candidates} == {0, 1}
+    for c in candidates:
+        assert 0 <= c.start < c.end <= len(passages[c.passage])
+        assert c.margin == pytest.approx(c.score - c.null)
+
+
+def test_missing_card_is_one_clear_error(tmp_path):
+    with pytest.raises(RagError, match="reader model not found"):
+        Reader(tmp_path)
+
+
+@pytest.mark.parametrize("card", ["not json", "[]", '{"weights": "model.onnx"}'])
+def test_unreadable_card(reader_copy, card):
+    (reader_copy / "reader.json").write_text(card)
+    with pytest.raises(RagError, match="unreadable"):
+        Reader(reader_copy)
+
+
+def test_card_cannot_point_outside_its_folder(reader_copy):
+    card = json.loads((reader_copy / "reader.json").read_text())
+    card["weights"] = "../../etc/passwd"
+    (reader_copy / "reader.json").write_text(json.dumps(card))
+    with pytest.raises(RagError, match="outside"):
+        Reader(reader_copy)
+
+
+def test_corrupt_weights_fail_the_sha256_check(reader_copy):
+    card = ReaderCard.load(reader_copy)
+    weights = reader_copy / card.weights
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped byte, same length
+    weights.write_bytes(bytes(data))
+    with pytest.raises(RagError, match="sha256"):
+        Reader(reader_copy)
+
+
+def test_missing_weights(reader_copy):
+    (reader_copy / ReaderCard.load(reader_copy).weights).unlink()
+    with pytest.raises(RagError, match="weights not found"):
+        Reader(reader_copy)
+
+
+PASSAGES = [
+    "The museum opened in 1852 and holds a large collection of decorative art.",
+    "Rollo, a Viking leader, founded the duchy of Normandy in the 10th century.",
+]
+
+
+@needs_trained_reader
+def test_reads_the_answer_from_the_right_passage(reader):
+    candidates = reader.read("Who founded the duchy of Normandy?", PASSAGES)
+    best = candidates[0]
+    assert best.passage == 1
+    assert PASSAGES[1][best.start : best.end] == "Rollo"
+    assert best.margin >= reader.threshold
+    assert [c.score for c in candidates] == sorted((c.score for c in candidates), reverse=True)
+
+
+@needs_trained_reader
+def test_says_no_answer_when_the_passages_do_not_hold_one(reader):
+    candidates = reader.read("What is the population of Paris?", PASSAGES)
+    assert candidates[0].margin < reader.threshold
+
+
+@needs_trained_reader
+def test_long_passage_and_long_question_are_read_in_windows(reader):
+    filler = "The weather was mild that year. " * 80
+    passage = filler + "The bridge was designed by Gustave Eiffel. " + filler
+    question = "Who designed the bridge? " + "please tell me " * 60
+    best = reader.read(question, [passage])[0]
+    assert passage[best.start : best.end] == "Gustave Eiffel"
+
+
+class FakeReader:
+    threshold = 0.0
+    card = ReaderCard("model.onnx", "0" * 64, 0.0)
+
+
+def hits_for(*doc_ids):
+    from rag.chunking import Chunk
+    from rag.retrieve import Hit
+
+    return [
+        Hit(Chunk(f"{d}#{i}", d, "T", None, str(i) * 40, 0, 40, 0, 0), 1.0)
+        for i, d in enumerate(doc_ids)
+    ]
+
+
+def test_choose_abstains_below_the_threshold():
+    answerer = ReaderAnswerer(FakeReader(), evidence=None)
+    hits = hits_for("a")
+    assert answerer.choose([Candidate(0, 0, 5, score=3.0, null=3.5)], hits, "other") == []
+
+
+def test_choose_adds_close_answers_only_from_other_articles():
+    answerer = ReaderAnswerer(FakeReader(), evidence=None)
+    hits = hits_for("a", "a", "b")
+    candidates = [
+        Candidate(0, 0, 5, score=6.0, null=1.0),
+        Candidate(1, 10, 15, score=5.9, null=1.0),  # same article: left out
+        Candidate(2, 20, 25, score=5.5, null=1.0),  # another article, close: kept
+    ]
+    chosen = answerer.choose(candidates, hits, "date")
+    assert [c.passage for c in chosen] == [0, 2]
+    far = [candidates[0], Candidate(2, 20, 25, score=2.0, null=1.0)]  # too far below the best
+    assert answerer.choose(far, hits, "date") == [candidates[0]]

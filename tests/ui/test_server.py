@@ -1,0 +1,110 @@
+"""What the chat server accepts: its own page's requests, small uploads, no file paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from gradio.utils import get_upload_folder
+
+from ui.app import MAX_UPLOAD_SIZE
+
+EVIL = "http://evil.example"
+UPLOAD = "gradio_api/upload"
+MAX_UPLOAD_BYTES = int(MAX_UPLOAD_SIZE.removesuffix("mb")) * 1024 * 1024
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    url, _ = served
+    with httpx.Client(base_url=url, timeout=60) as client:
+        yield client
+
+
+def uploaded_files() -> set[Path]:
+    folder = Path(get_upload_folder())
+    return set(folder.rglob("*")) if folder.exists() else set()
+
+
+def upload(client, size: int, **headers):
+    return client.post(UPLOAD, files={"files": ("note.txt", b"x" * size)}, headers=headers)
+
+
+def test_the_page_itself_still_works(client, served):
+    url, _ = served
+    origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
+    assert client.get("/", headers={"Origin": origin}).status_code == 200
+    assert client.get("/config").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "method,path",
+    [
+        ("POST", UPLOAD),
+        ("POST", "gradio_api/queue/join"),  # asking (and voting) on the user's behalf
+        ("GET", "config"),
+    ],
+)
+def test_cross_origin_requests_are_refused(client, method, path):
+    before = uploaded_files()
+    files = {"files": ("note.txt", b"hello")} if path == UPLOAD else None
+    response = client.request(method, path, headers={"Origin": EVIL}, files=files)
+    assert response.status_code == 403, response.text
+    assert "access-control-allow-origin" not in response.headers
+    assert uploaded_files() == before
+
+
+def test_a_cross_origin_preflight_gets_no_permission(client):
+    headers = {"Origin": EVIL, "Access-Control-Request-Method": "POST"}
+    response = client.options(UPLOAD, headers=headers)
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_a_host_name_that_is_not_this_machine_is_refused(client):
+    # A DNS-rebinding page reaches 127.0.0.1 under its own name, origin and host alike.
+    headers = {"Host": "evil.example:7860", "Origin": "http://evil.example:7860"}
+    assert client.get("/config", headers=headers).status_code == 403
+
+
+def test_uploads_are_capped(client):
+    assert upload(client, 1024).status_code == 200
+    too_big = upload(client, MAX_UPLOAD_BYTES + 1024)
+    assert too_big.status_code == 413, too_big.text
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "UPLOADED",  # even a file just uploaded is not served back
+        str(Path(__file__).resolve()),
+        "/etc/passwd",
+        "http://example.com/",  # nor does the server fetch anything for anyone
+        "https://huggingface.co/robots.txt",
+    ],
+)
+def test_no_file_paths_are_served(client, path):
+    if path == "UPLOADED":
+        response = upload(client, 10)
+        assert response.status_code == 200
+        path = response.json()[0]
+        assert Path(path).is_file()
+    for route in (f"gradio_api/file={path}", f"gradio_api/file/{path}"):
+        assert client.get(route).status_code in (403, 404), route
+
+
+def test_the_api_history_argument_wins_over_session_state(served):
+    from gradio_client import Client
+
+    url, _ = served
+    client = Client(url, verbose=False)  # one client: one session, one hidden state
+
+    def follow_up_lines(history: list) -> list:
+        return [m for m in history if (m.get("metadata") or {}).get("title")]
+
+    _, history, _ = client.predict("When did Xiaomi drop to third?", [], 5, False, api_name="/ask")
+    _, alone, _ = client.predict("what about 2023?", [], 5, False, api_name="/ask")
+    assert not follow_up_lines(alone)
+    _, continued, _ = client.predict("what about 2023?", history, 5, False, api_name="/ask")
+    assert follow_up_lines(continued)
