@@ -173,11 +173,12 @@ def print_ask_figures(engine: Engine, embedder: Embedder, questions: list[str], 
         f"p95 {statistics.quantiles(ask_ms, n=20)[-1]:.2f} ms  "
         f"({len(questions)} questions x {repeat})"
     )
+    passages = getattr(engine.answerer, "passages", None)
+    reading = f"; reader reading {passages} passages" if passages else ""
     print(
         f"  of which answering:  p50 {statistics.median(answer_ms):.2f} ms  "
         f"p95 {statistics.quantiles(answer_ms, n=20)[-1]:.2f} ms  "
-        f"({sum(answer_ms) / sum(ask_ms):.0%} of ask time; reader reading "
-        f"{getattr(engine.answerer, 'passages', '-')} passages)"
+        f"({sum(answer_ms) / sum(ask_ms):.0%} of ask time{reading})"
     )
     print("target:                warm ask p95 <= 400 ms, peak RSS <= 1.5 GB")
     print(f"peak memory (RSS):     {peak_mb:.0f} MB")

@@ -186,6 +186,8 @@ class _OnnxModel:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = min(4, os.cpu_count() or 1)
         options.log_severity_level = 3
+        # Idle ORT threads spin by default, stealing the cores the embedder needs next.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = onnxruntime.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]
