@@ -66,7 +66,7 @@ class ReaderAnswerer:
             return Draft(abstained=True, reason="nothing relevant was retrieved")
         candidates = self._read(query.text, hits)
         if self.require_names:
-            candidates = [c for c in candidates if self._names_present(c, hits, question, query)]
+            candidates = self._naming_the_question(candidates, hits, question, query)
         answers = self.choose(candidates, hits, question.kind)
         margin = candidates[0].margin if candidates else None
         if not answers:
@@ -126,18 +126,31 @@ class ReaderAnswerer:
             articles.add(chunk.doc_id)
         return chosen
 
-    def _names_present(
-        self, candidate: Candidate, hits: list[Hit], question: AnalysedQuestion, query: Query
-    ) -> bool:
-        """The question's names and numbers are in the answer's sentence or its article's topic.
+    def _naming_the_question(
+        self,
+        candidates: list[Candidate],
+        hits: list[Hit],
+        question: AnalysedQuestion,
+        query: Query,
+    ) -> list[Candidate]:
+        """Spans whose sentence has the question's names and numbers (or its article's topic).
 
-        A span about another company, country or year answers a different question.
+        A span about another company, country or year answers a different question. The
+        passages' sentences are scored once, however many candidates there are.
         """
-        chunk = hits[candidate.passage].chunk
-        at = chunk.start + candidate.start
-        scored = self.evidence.score_sentences(question, query.vector, [chunk])
-        holding = [s for s in scored if s.sentence.start <= at < s.sentence.end]
-        return not holding or not holding[0].missing_required
+        scored = self.evidence.score_sentences(question, query.vector, [h.chunk for h in hits])
+        lacking = [
+            (s.sentence.doc_id, s.sentence.start, s.sentence.end)
+            for s in scored
+            if s.missing_required
+        ]
+
+        def names_it(candidate: Candidate) -> bool:
+            chunk = hits[candidate.passage].chunk
+            at = chunk.start + candidate.start
+            return not any(d == chunk.doc_id and a <= at < b for d, a, b in lacking)
+
+        return [c for c in candidates if names_it(c)]
 
     def claim(self, candidate: Candidate, hit: Hit) -> Claim | None:
         """The span with the sentence (or sentences) of the passage that hold it."""

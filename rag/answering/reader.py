@@ -210,11 +210,11 @@ class _TorchModel:
     def __init__(self, path: Path) -> None:
         from transformers import AutoModelForQuestionAnswering
 
-        self.torch = __import__("torch")
         self.model = AutoModelForQuestionAnswering.from_pretrained(path.parent).eval()
 
     def __call__(self, ids, mask, types) -> tuple[np.ndarray, np.ndarray]:
-        torch = self.torch
+        import torch  # already imported by transformers: a lookup, not a load
+
         with torch.inference_mode():
             out = self.model(
                 input_ids=torch.from_numpy(ids),
