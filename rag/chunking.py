@@ -23,9 +23,16 @@ class Chunk:
     end: int
     first_sentence: int  # index into the article's sentence list, inclusive
     last_sentence: int  # inclusive
+    page: int | None = None  # a PDF's page the chunk starts on
 
     def embedding_text(self) -> str:
         return embedding_text(self.title, self.text)
+
+    @property
+    def where(self) -> str:
+        """Date and page as a citation shows them: "2023-05-31", "date unknown, p. 3"."""
+        page = f", p. {self.page}" if self.page else ""
+        return f"{self.date or 'date unknown'}{page}"
 
 
 def embedding_text(title: str, text: str) -> str:
@@ -96,6 +103,7 @@ def chunk_article(
             end=end,
             first_sentence=first,
             last_sentence=last,
+            page=article.page_at(start) if article.pages else None,
         )
 
     def within(first: int, last: int) -> bool:

@@ -45,6 +45,7 @@ class Citation:
             "doc": self.chunk.doc_id,
             "title": self.chunk.title,
             "date": self.chunk.date,
+            "page": self.chunk.page,
             "chunk_id": self.chunk.chunk_id,
             "text": self.chunk.text,
             "quote": self.quote,

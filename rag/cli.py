@@ -99,8 +99,16 @@ def ingest(settings: Settings, explain: bool):
         click.secho(article.doc_id, bold=True)
         title_note = " (first sentence; no headline found)" if article.title_from_text else ""
         click.echo(f"  title: {article.title}{title_note}")
-        click.echo(f"  date:  {article.date or 'unknown (not stated in the article)'}")
-        click.echo(f"  body:  {words} words, {len(article.body.splitlines())} paragraphs")
+        if article.date:
+            source = f" (from {article.date_source})" if explain and article.date_source else ""
+            click.echo(f"  date:  {article.date}{source}")
+        else:
+            click.echo("  date:  unknown (not stated in the article)")
+        pages = f", {len(article.pages)} pages" if article.pages else ""
+        click.echo(
+            f"  body:  {words} words, {len(article.body.splitlines())} paragraphs{pages} "
+            f"({article.kind})"
+        )
         if explain:
             click.echo(f"  dropped {len(article.dropped)} line(s):")
             for dropped in article.dropped:
@@ -149,6 +157,7 @@ def hit_json(hit, rank: int) -> dict:
         "doc": chunk.doc_id,
         "title": chunk.title,
         "date": chunk.date,
+        "page": chunk.page,
         "text": chunk.text,
         "span": [chunk.start, chunk.end],
         "score": round(hit.score, 6),
@@ -179,7 +188,7 @@ def search(settings: Settings, question: str, as_json: bool, no_rebuild: bool):
     for rank, hit in enumerate(hits, start=1):
         chunk = hit.chunk
         ranks = f"dense #{hit.dense_rank or '-'}, bm25 #{hit.bm25_rank or '-'}"
-        click.secho(f"[{rank}] {chunk.doc_id}  ({chunk.date or 'date unknown'})", bold=True)
+        click.secho(f"[{rank}] {chunk.doc_id}  ({chunk.where})", bold=True)
         click.echo(f"    {chunk.title}")
         click.echo(f"    score {hit.score:.4f} ({ranks}) · {chunk.chunk_id}")
         click.echo(textwrap.indent(textwrap.fill(chunk.text, 96), "    "))
@@ -198,13 +207,13 @@ def print_answer(result) -> None:
     )
     for citation in result.citations:
         chunk = citation.chunk
-        click.echo(f"[{citation.n}] {chunk.doc_id} ({chunk.date or 'date unknown'}) {chunk.title}")
+        click.echo(f"[{citation.n}] {chunk.doc_id} ({chunk.where}) {chunk.title}")
         click.echo(textwrap.indent(textwrap.fill(f"“{citation.quote}”", 92), "    "))
     if result.abstained and result.related:
         click.secho("Related reading (not an answer):", dim=True)
         for related in result.related:
             chunk = related.chunk
-            click.echo(f"  - {chunk.doc_id} ({chunk.date or 'date unknown'}) {chunk.title}")
+            click.echo(f"  - {chunk.doc_id} ({chunk.where}) {chunk.title}")
             click.echo(textwrap.indent(textwrap.fill(f"“{related.quote}”", 90), "      "))
 
 

@@ -1,5 +1,6 @@
 """Read article files and clean them into title, date and body.
 
+Files are read by what they hold (rag/formats.py): plain text, Markdown, web pages and PDFs.
 Cleaning is a list of named, general rules about what news pages wrap around
 an article (navigation chrome, subscription prompts, ads, teasers, credits,
 copyright, social embeds). Every dropped line is kept with the rule that
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import formats
 from .errors import RagError
 
 # Bump when the rules change, so the index knows cleaned text may differ.
@@ -36,11 +38,30 @@ class Article:
         False  # True when no headline was found and the first sentence stands in
     )
     dropped: tuple[DroppedLine, ...] = ()
+    kind: str = formats.TEXT
+    date_source: str | None = None  # where the date was stated, for `rag ingest --explain`
+    # PDFs: (offset in body, page number) where each page's text starts.
+    pages: tuple[tuple[int, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        # Read back from JSON, pages are lists; kept as tuples so articles compare alike.
+        object.__setattr__(self, "pages", tuple(tuple(p) for p in self.pages))
 
     @property
     def content_hash(self) -> str:
         payload = f"{CLEANING_VERSION}\n{self.title}\n{self.date}\n{self.body}"
+        if self.pages:
+            payload += f"\n{self.pages}"
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+    def page_at(self, offset: int) -> int | None:
+        """The PDF page that body offset ``offset`` is on; None for other kinds."""
+        page = None
+        for start, number in self.pages:
+            if start > offset:
+                break
+            page = number
+        return page
 
 
 @dataclass(frozen=True)
@@ -57,6 +78,19 @@ class Corpus:
 
 _DATE_PREFIX = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\b\s*(.*)$", re.IGNORECASE)
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_MONTH_NUMBERS = {
+    m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)
+}
+_FULL_DATE = re.compile(
+    r"\b(?:(?P<m1>" + _MONTHS + r")\s+(?P<d1>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y1>(?:19|20)\d\d)"
+    r"|(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?P<m2>" + _MONTHS + r"),?\s+(?P<y2>(?:19|20)\d\d)"
+    r"|(?P<iso>(?:19|20)\d\d-[01]\d-[0-3]\d))\b",
+    re.IGNORECASE,
+)
+# A dateline sits in the first lines of an article: a short line, or a date near the start of
+# a line that goes on after a dash or colon ("NEW DELHI, March 4, 2021 — ...").
+DATELINE_LINES = 6
+_DATELINE_LEAD = re.compile(r"^[^.!?]{0,40}$")
 
 
 def _matches(pattern: str) -> Callable[[str], bool]:
@@ -162,29 +196,86 @@ def _title_from_sentence(body: str, limit: int = 90) -> str:
     return cut.rstrip(",;:") + "…"
 
 
-def clean_article(doc_id: str, raw: str) -> Article:
-    """Split a raw article into metadata and cleaned body, recording dropped lines."""
-    date: str | None = None
-    title: str | None = None
+def dateline_date(line: str) -> str | None:
+    """The ISO date a dateline states ("May 31, 2023 04:11 pm", "Pune, 4 March 2021 —")."""
+    found = _FULL_DATE.search(line)
+    if not found:
+        return None
+    short = len(line.split()) <= 12
+    leads = _DATELINE_LEAD.match(line[: found.start()]) and re.match(
+        r"\s*(?:[—–:|-]|\(|$|\d{1,2}:\d{2})", line[found.end() :]
+    )
+    if not (short or leads):
+        return None
+    if found.group("iso"):
+        year, month, day = (int(x) for x in found.group("iso").split("-"))
+    else:
+        month_name = (found.group("m1") or found.group("m2")).lower()[:3]
+        month = _MONTH_NUMBERS[month_name]
+        day = int(found.group("d1") or found.group("d2"))
+        year = int(found.group("y1") or found.group("y2"))
+    try:
+        from datetime import date
+
+        return date(year, month, day).isoformat()
+    except ValueError:  # "February 30": not a date
+        return None
+
+
+def clean_article(
+    doc_id: str,
+    raw: str,
+    *,
+    kind: str = formats.TEXT,
+    title: str | None = None,
+    date: str | None = None,
+    date_source: str | None = None,
+) -> Article:
+    """Split a raw article into metadata and cleaned body, recording dropped lines.
+
+    ``title`` and ``date`` are what the file's own metadata stated (formats.extract); the text
+    can still state a date on its first line ("date 2023-05-31") or in a dateline. PDF pages
+    are separated by form feeds, and the body remembers where each page starts.
+    """
+    stated_title = title
     kept: list[str] = []
+    kept_pages: list[int] = []
     dropped: list[DroppedLine] = []
-    for index, raw_line in enumerate(raw.replace("\r\n", "\n").split("\n")):
-        line = " ".join(raw_line.split())
-        if not line:
-            continue
-        if index == 0 and (prefix := _DATE_PREFIX.match(line)):
-            date, line = prefix.group(1), prefix.group(2).strip()
+    seen = 0  # non-empty lines so far: datelines are looked for among the first few
+    text = raw.replace("\r\n", "\n")
+    for page, page_text in enumerate(text.split(formats.PAGE_BREAK), 1):
+        for raw_line in page_text.split("\n"):
+            line = " ".join(raw_line.split())
             if not line:
                 continue
-        if rule := noise_rule(line):
-            dropped.append(DroppedLine(line, rule))
-            continue
-        # The first headline-shaped line before any body text is the title.
-        if title is None and not kept and _looks_like_headline(line):
-            title = line
-            continue
-        kept.append(line)
+            seen += 1
+            if seen == 1 and (prefix := _DATE_PREFIX.match(line)):
+                if date is None:
+                    date, date_source = prefix.group(1), "the article's first line"
+                line = prefix.group(2).strip()
+                if not line:
+                    continue
+            if date is None and seen <= DATELINE_LINES and (stated := dateline_date(line)):
+                date, date_source = stated, f"a dateline: “{_shorten(line)}”"
+            if rule := noise_rule(line):
+                dropped.append(DroppedLine(line, rule))
+                continue
+            if stated_title is not None and not kept and line == stated_title:
+                continue  # the headline again, above the text
+            # The first headline-shaped line before any body text is the title.
+            if title is None and not kept and _looks_like_headline(line):
+                title = line
+                continue
+            kept.append(line)
+            kept_pages.append(page)
     body = "\n".join(kept)
+    pages: list[tuple[int, int]] = []
+    if kind == formats.PDF:
+        offset = 0
+        for line, page in zip(kept, kept_pages, strict=True):
+            if not pages or pages[-1][1] != page:
+                pages.append((offset, page))
+            offset += len(line) + 1
     from_text = title is None
     return Article(
         doc_id=doc_id,
@@ -193,19 +284,30 @@ def clean_article(doc_id: str, raw: str) -> Article:
         body=body,
         title_from_text=from_text,
         dropped=tuple(dropped),
+        kind=kind,
+        date_source=date_source if date else None,
+        pages=tuple(pages),
     )
 
 
-def read_file_text(path: Path) -> str:
-    """UTF-8 text of ``path``; RagError when it is not text."""
-    data = path.read_bytes()
-    if b"\x00" in data:
-        raise RagError(f"{path.name}: binary file (contains NUL bytes)")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        where = f"{error.reason} at byte {error.start}"
-        raise RagError(f"{path.name}: not valid UTF-8 text ({where})") from None
+def _shorten(line: str, limit: int = 40) -> str:
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def read_article(path: Path) -> Article:
+    """The article in ``path``, whatever its format; RagError (the reason) when there is none."""
+    extracted = formats.extract(path.read_bytes(), path.name)
+    article = clean_article(
+        path.name,
+        extracted.text,
+        kind=extracted.kind,
+        title=extracted.title,
+        date=extracted.date,
+        date_source=extracted.date_source,
+    )
+    if not article.body.strip():
+        raise RagError(f"{path.name}: no article text after cleaning")
+    return article
 
 
 def read_corpus(seeds_dir: Path) -> Corpus:
@@ -218,15 +320,12 @@ def read_corpus(seeds_dir: Path) -> Corpus:
         if path.name.startswith("."):
             continue
         try:
-            article = clean_article(path.name, read_file_text(path))
+            article = read_article(path)
         except RagError as error:
             skipped.append(SkippedFile(path, str(error)))
             continue
         except OSError as error:
             skipped.append(SkippedFile(path, f"{path.name}: cannot read ({error.strerror})"))
-            continue
-        if not article.body.strip():
-            skipped.append(SkippedFile(path, f"{path.name}: no article text after cleaning"))
             continue
         articles.append(article)
     if not articles:

@@ -75,3 +75,16 @@ def test_no_seed_chunk_exceeds_the_model_sequence_length(engine, embedder):
     for chunk in engine.index.chunks:
         assert embedder.count_tokens(chunk.embedding_text()) <= embedder.max_tokens
         assert count_tokens(chunk.text) <= engine.settings.chunk_size
+
+
+def test_pdf_chunks_know_their_page():
+    from rag.formats import PAGE_BREAK, PDF
+
+    raw = "Acme opened a store in Pune. It sold phones." + PAGE_BREAK + "Prices were not given."
+    article = clean_article("r.pdf", raw, kind=PDF, title="Acme in Pune")
+    chunks = chunk_article(article, analyse("r.pdf", article.body), size=12, overlap=0)
+    assert [(c.text, c.page) for c in chunks] == [
+        ("Acme opened a store in Pune. It sold phones.", 1),
+        ("Prices were not given.", 2),
+    ]
+    assert chunks[1].where == "date unknown, p. 2"

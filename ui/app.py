@@ -99,7 +99,7 @@ def _anchor(turn_id: str, n: int) -> str:
 
 
 def _date(citation: Citation) -> str:
-    return citation.chunk.date or "date unknown"
+    return citation.chunk.where
 
 
 def _cite_line(citation: Citation, *, turn_id: str | None, label: str) -> str:

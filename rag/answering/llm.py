@@ -54,8 +54,7 @@ class LLMAnswerer:
         if not scored:
             return Draft(abstained=True, reason="nothing relevant was retrieved")
         numbered = "\n".join(
-            f"[{n}] ({s.chunk.date or 'date unknown'}) {s.sentence.text}"
-            for n, s in enumerate(scored, start=1)
+            f"[{n}] ({s.chunk.where}) {s.sentence.text}" for n, s in enumerate(scored, start=1)
         )
         try:
             reply = self._complete(f"Question: {question.text}\n\nSentences:\n{numbered}")

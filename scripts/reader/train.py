@@ -227,6 +227,13 @@ def parse_args(argv=None):
         default=0,
         help="seeded sample of the --train files' questions (0 = all)",
     )
+    parser.add_argument(
+        "--dev-repeats",
+        type=int,
+        default=1,
+        help="times each --dev training article is read per epoch: their questions are the "
+        "SQuAD 2.0 ones, with the written-to-mislead unanswerable questions",
+    )
     parser.add_argument("--paragraph-negatives", type=float, default=0.25)
     parser.add_argument("--crop-negatives", type=float, default=0.1)
     parser.add_argument("--max-length", type=int, default=256)
@@ -238,7 +245,13 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--checkpoint-every", type=int, default=50)
+    parser.add_argument(
+        "--precision",
+        choices=["bf16", "fp32"],
+        default="bf16",
+        help="bf16 autocast (fp32 master weights): 2.4x faster steps on CPUs with AVX-512 BF16",
+    )
+    parser.add_argument("--checkpoint-every", type=int, default=300)
     parser.add_argument("--max-steps", type=int, default=0, help="stop after N steps (timing)")
     return parser.parse_args(argv)
 
@@ -270,7 +283,7 @@ def main(argv=None) -> int:
         for article in extra:
             for paragraph in article["paragraphs"]:
                 paragraph["qas"] = [qa for qa in paragraph["qas"] if qa["id"] in keep]
-    examples = build_examples(train_articles + extra, args, rng)
+    examples = build_examples(train_articles * args.dev_repeats + extra, args, rng)
     tokenizer = AutoTokenizer.from_pretrained(args.base)
     features = featurize(examples, tokenizer, args.max_length, args.stride)
     kinds: dict[str, int] = {}
@@ -286,6 +299,7 @@ def main(argv=None) -> int:
         [len(f["input_ids"]) for f in features], args.batch_size, args.seed, args.epochs
     )
     total = len(order)
+    per_epoch = total // args.epochs  # every epoch partitions the same features alike
     model = AutoModelForQuestionAnswering.from_pretrained(args.base)
     decay = [p for n, p in model.named_parameters() if "bias" not in n and "LayerNorm" not in n]
     no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
@@ -326,13 +340,14 @@ def main(argv=None) -> int:
     bar = tqdm(total=total, initial=step, desc="train", mininterval=30, file=sys.stdout)
     while step < total:
         ids, types, mask, starts, ends = collate([features[i] for i in order[step]], torch)
-        output = model(
-            input_ids=ids,
-            token_type_ids=types,
-            attention_mask=mask,
-            start_positions=starts,
-            end_positions=ends,
-        )
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+            output = model(
+                input_ids=ids,
+                token_type_ids=types,
+                attention_mask=mask,
+                start_positions=starts,
+                end_positions=ends,
+            )
         output.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -365,6 +380,9 @@ def main(argv=None) -> int:
                 checkpoint,
                 torch,
             )
+        if args.epochs > 1 and step % per_epoch == 0 and step < total:
+            # Each epoch's weights, for the checkpoint choice on the tuning articles.
+            model.save_pretrained(args.out / f"epoch-{step // per_epoch}")
         if args.max_steps and step >= args.max_steps:
             print(f"{step} steps in {time.time() - started:.1f}s", flush=True)
             return 0

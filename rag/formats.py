@@ -1,0 +1,271 @@
+"""What kind of file an article is, judged by its content, and the text, title and date it states.
+
+Plain text and Markdown go on to the line-cleaning rules of ingest.py. A web page's main text,
+title and publication date come from the page itself: trafilatura finds the article among the
+menus and scripts, and htmldate reads the date from the page's own markup (meta tags, JSON-LD,
+``<time>``), never from the text around it or the file's mtime. A PDF's text comes page by page
+from pypdf, so a passage can cite its page. Anything else is refused with a reason a person can
+act on.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+from .errors import RagError
+
+TEXT, MARKDOWN, HTML, PDF = "text", "markdown", "html", "pdf"
+KINDS = (TEXT, MARKDOWN, HTML, PDF)
+# Pages of a PDF are joined with a form feed, which no cleaned line contains.
+PAGE_BREAK = "\f"
+
+# Leading bytes of formats that are never articles, with what to call them.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"RIFF", "an image, audio or video file"),
+    (b"\x00\x00\x01\x00", "an icon"),
+    (b"ID3", "an MP3 file"),
+    (b"PK\x03\x04", "a ZIP archive (or an Office document; save it as PDF or text)"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive"),
+    (b"MZ", "a Windows program"),
+    (b"\x7fELF", "a program"),
+    (b"\xcf\xfa\xed\xfe", "a program"),
+    (b"%!PS", "a PostScript file"),
+    (b"SQLite format 3", "a database"),
+)
+_HTML_START = re.compile(r"<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE)
+_HTML_TAGS = re.compile(r"</?(?:p|div|article|span|h[1-6]|br|a|section|main)\b[^>]*>", re.I)
+_MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+\S")
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """A file's text, ready for line cleaning, with what the file itself says about it."""
+
+    kind: str
+    text: str
+    title: str | None = None
+    date: str | None = None
+    date_source: str | None = None
+
+
+def sniff(data: bytes, name: str) -> str:
+    """The kind of article ``data`` holds, whatever its name says; RagError when none."""
+    if b"%PDF-" in data[:1024]:
+        return PDF
+    for magic, what in _MAGIC:
+        if data.startswith(magic):
+            raise RagError(f"{name}: {what}, not an article")
+    if b"\x00" in data:
+        raise RagError(f"{name}: binary file (contains NUL bytes)")
+    text = decode(data, name)
+    head = text.lstrip()[:4096]
+    if _HTML_START.match(head) or _HTML_START.search(head[:1024]):
+        return HTML
+    if len(_HTML_TAGS.findall(head)) >= 3:
+        return HTML
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    if _MARKDOWN_HEADING.match(first) or first.strip() == "---":
+        return MARKDOWN
+    return TEXT
+
+
+def decode(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        where = f"{error.reason} at byte {error.start}"
+        raise RagError(f"{name}: not valid UTF-8 text ({where})") from None
+
+
+def extract(data: bytes, name: str) -> Extracted:
+    """Text, title and date of an article file; RagError (the reason to skip it) otherwise."""
+    kind = sniff(data, name)
+    if kind == PDF:
+        return _pdf(data, name)
+    text = decode(data, name)
+    if kind == HTML:
+        return _html(text, name)
+    if kind == MARKDOWN:
+        return _markdown(text)
+    return Extracted(kind=TEXT, text=text)
+
+
+# --- web pages -------------------------------------------------------------------------------
+
+
+def _html(page: str, name: str) -> Extracted:
+    import trafilatura
+
+    try:
+        document = trafilatura.bare_extraction(
+            page,
+            with_metadata=True,
+            include_comments=False,
+            include_tables=False,
+            include_images=False,
+        )
+    except Exception as error:  # lxml and trafilatura raise many kinds on broken pages
+        raise RagError(f"{name}: the web page could not be read ({error})") from None
+    body = (document.text or "") if document is not None else ""
+    if not body.strip():
+        raise RagError(f"{name}: a web page with no article text (only markup)")
+    title = _clean_title(document.title)
+    lines = body.splitlines()
+    # trafilatura keeps the headline as the first line of the text; it is the title.
+    if title and lines and " ".join(lines[0].split()) == title:
+        lines = lines[1:]
+    date = _page_date(page)
+    return Extracted(
+        kind=HTML,
+        text="\n".join(lines),
+        title=title,
+        date=date,
+        date_source="the page's metadata" if date else None,
+    )
+
+
+def _page_date(page: str) -> str | None:
+    """The publication date the page's markup states; no guessing from its text or URL."""
+    from htmldate import find_date
+
+    try:
+        return find_date(
+            page,
+            extensive_search=False,
+            original_date=True,
+            outputformat="%Y-%m-%d",
+        )
+    except Exception:  # htmldate fails on some malformed markup; the date is then unknown
+        return None
+
+
+def _clean_title(title: str | None) -> str | None:
+    if not title:
+        return None
+    title = " ".join(title.split())
+    return title or None
+
+
+# --- Markdown --------------------------------------------------------------------------------
+
+_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
+_FRONT_FIELD = re.compile(r"^(title|date)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+_ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
+_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
+_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
+_CODE = re.compile(r"`([^`]*)`")
+_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+_RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
+
+
+def _markdown(source: str) -> Extracted:
+    """Markdown as plain lines: headings, emphasis, links and list marks become text."""
+    title = date = date_source = None
+    front = _FRONT_MATTER.match(source)
+    if front:
+        for key, value in _FRONT_FIELD.findall(front.group(1)):
+            value = value.strip().strip("\"'")
+            if key.lower() == "title" and value:
+                title = value
+            elif key.lower() == "date" and (iso := _ISO_DATE.search(value)):
+                date, date_source = iso.group(1), "the file's front matter"
+        source = source[front.end() :]
+    paragraphs: list[list[str]] = [[]]
+    fenced = False
+    for line in source.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced  # code is not article prose
+            continue
+        if fenced or _RULE.match(line):
+            continue
+        if not line.strip():
+            paragraphs.append([])  # a blank line ends a paragraph
+            continue
+        heading = _MARKDOWN_HEADING.match(line)
+        block = heading or _LIST_MARK.match(line) or line.lstrip().startswith(">")
+        line = line.lstrip("#").strip() if heading else line
+        if heading and title is None:
+            title = " ".join(line.split())
+            paragraphs.append([])
+            continue
+        line = _LIST_MARK.sub("", line.lstrip().lstrip(">").strip())
+        line = _IMAGE.sub("", line)
+        line = _LINK.sub(r"\1", line)
+        line = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3), line)
+        line = _CODE.sub(r"\1", line)
+        if block:
+            paragraphs.append([])  # headings, list items and quotes stand alone
+        paragraphs[-1].append(line)
+    lines = [" ".join(p) for p in paragraphs if p]
+    return Extracted(
+        kind=MARKDOWN, text="\n".join(lines), title=title, date=date, date_source=date_source
+    )
+
+
+# --- PDF -------------------------------------------------------------------------------------
+
+
+def _pdf(data: bytes, name: str) -> Extracted:
+    import logging
+
+    from pypdf import PdfReader
+    from pypdf.errors import PyPdfError
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # broken-xref chatter is not ours
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise RagError(f"{name}: an encrypted PDF (it needs a password)")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        metadata = reader.metadata
+    except RagError:
+        raise
+    except (PyPdfError, ValueError, KeyError, TypeError, OSError) as error:
+        reason = "an encrypted PDF" if "decrypt" in str(error).lower() else "a damaged PDF"
+        raise RagError(f"{name}: {reason} ({error})") from None
+    except Exception as error:  # pypdf raises more than its own errors on broken files
+        raise RagError(f"{name}: a damaged PDF ({type(error).__name__})") from None
+    if not any(page.strip() for page in pages):
+        raise RagError(f"{name}: a PDF with no text (scanned pages need OCR first)")
+    title = _clean_title(getattr(metadata, "title", None) if metadata else None)
+    if title and _GENERATOR_TITLE.search(title):
+        title = None  # "Microsoft Word - draft.docx" names a file, not the article
+    return Extracted(
+        kind=PDF,
+        text=PAGE_BREAK.join(_unwrap(page.replace(PAGE_BREAK, " ")) for page in pages),
+        title=title,
+    )
+
+
+_LINE_END = re.compile(r"[.!?:;\"”’)\]]\s*$")
+
+
+def _unwrap(page: str) -> str:
+    """A PDF page's lines rejoined into paragraphs: a line that stops mid-sentence goes on in
+    the next one when that one starts in lower case ("… open a" / "second factory …")."""
+    lines: list[str] = []
+    for line in page.splitlines():
+        line = line.strip()
+        if not line:
+            lines.append("")
+            continue
+        previous = lines[-1] if lines else ""
+        if previous and not _LINE_END.search(previous) and re.match(r"[a-z0-9(,]", line):
+            if previous.endswith("-") and line[:1].isalpha():
+                lines[-1] = previous[:-1] + line  # "manufac-" / "turing"
+            else:
+                lines[-1] = f"{previous} {line}"
+        else:
+            lines.append(line)
+    return "\n".join(lines)
+
+
+_GENERATOR_TITLE = re.compile(r"^(microsoft \w+ - |untitled\b)|\.(docx?|odt|pages|pdf|txt)$", re.I)

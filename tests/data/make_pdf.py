@@ -1,0 +1,88 @@
+"""Write small text PDFs for the ingest tests (no PDF library needed to make them).
+
+    python tests/data/make_pdf.py
+
+Each page is lines of Helvetica text; the document info can carry a title. The files it
+writes are committed under tests/data/articles/; run it again only to change them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent / "articles"
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+
+
+def make_pdf(pages: list[list[str]], *, title: str | None = None) -> bytes:
+    objects: list[bytes] = []
+
+    def add(body: bytes) -> int:
+        objects.append(body)
+        return len(objects)
+
+    catalog = add(b"")  # filled once the page tree's number is known
+    tree = add(b"")
+    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    kids = []
+    for lines in pages:
+        stream = "BT /F1 11 Tf 14 TL 72 770 Td\n"
+        stream += "".join(f"({_escape(line)}) Tj T*\n" for line in lines) + "ET"
+        data = stream.encode("cp1252")
+        content = add(b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream")
+        kids.append(
+            add(
+                b"<< /Type /Page /Parent %d 0 R /MediaBox [0 0 612 792] "
+                b"/Resources << /Font << /F1 %d 0 R >> >> /Contents %d 0 R >>"
+                % (tree, font, content)
+            )
+        )
+    objects[catalog - 1] = b"<< /Type /Catalog /Pages %d 0 R >>" % tree
+    objects[tree - 1] = b"<< /Type /Pages /Kids [%s] /Count %d >>" % (
+        b" ".join(b"%d 0 R" % k for k in kids),
+        len(kids),
+    )
+    info = add(b"<< /Title (%s) >>" % _escape(title).encode("cp1252")) if title else None
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    trailer = b"<< /Size %d /Root %d 0 R" % (len(objects) + 1, catalog)
+    if info:
+        trailer += b" /Info %d 0 R" % info
+    out += b"trailer\n" + trailer + b" >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    return bytes(out)
+
+
+REPORT = [
+    [
+        "Pune, 14 February 2022 - Acme Mobiles said on Monday that it will open a",
+        "second factory in the city, its first outside Noida.",
+        "",
+        "The plant will employ about 1,200 people and make 8 million handsets a year,",
+        "the company's India head, Meera Kulkarni, told reporters.",
+    ],
+    [
+        "Production is expected to start in the third quarter of 2022.",
+        "Acme did not say how much the factory would cost.",
+    ],
+]
+
+
+def main() -> None:
+    HERE.mkdir(parents=True, exist_ok=True)
+    (HERE / "acme-factory.pdf").write_bytes(
+        make_pdf(REPORT, title="Acme Mobiles to open a second factory in Pune")
+    )
+    print(f"wrote {HERE / 'acme-factory.pdf'}")
+
+
+if __name__ == "__main__":
+    main()

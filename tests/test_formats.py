@@ -1,0 +1,141 @@
+"""Articles read by what they hold: text, Markdown, web pages and PDFs (rag/formats.py)."""
+
+import io
+from pathlib import Path
+
+import pytest
+
+from rag import formats
+from rag.errors import RagError
+from rag.ingest import read_article, read_corpus
+
+ARTICLES = Path(__file__).resolve().parent / "data" / "articles"
+
+
+@pytest.mark.parametrize(
+    "name,kind,title,date,source,first",
+    [
+        (
+            "acme-rural-stores.html",
+            "html",
+            "Acme opens 300 rural stores in Bihar",
+            "2021-08-09",
+            "the page's metadata",
+            "Acme Mobiles has opened 300 stores in rural Bihar",
+        ),
+        (
+            "acme-results.md",
+            "markdown",
+            "Acme's India revenue doubles in 2022",
+            "2023-02-10",
+            "the file's front matter",
+            "Acme Mobiles said its India revenue doubled to Rs 4,800 crore in 2022, helped by "
+            "strong sales",
+        ),
+        (
+            "acme-factory.pdf",
+            "pdf",
+            "Acme Mobiles to open a second factory in Pune",
+            "2022-02-14",
+            "a dateline",
+            "Pune, 14 February 2022 - Acme Mobiles said on Monday that it will open a second",
+        ),
+        (
+            "acme-exports.txt",
+            "text",
+            "Acme begins exporting phones made in Noida",
+            "2022-06-03",
+            "a dateline",
+            "Noida, June 3, 2022 — Acme Mobiles shipped",
+        ),
+    ],
+)
+def test_each_kind_gives_title_date_and_text(name, kind, title, date, source, first):
+    article = read_article(ARTICLES / name)
+    assert article.kind == kind
+    assert article.title == title
+    assert article.date == date
+    assert article.date_source.startswith(source)
+    assert article.body.startswith(first)
+
+
+def test_a_web_page_loses_its_menus_scripts_and_footer():
+    body = read_article(ARTICLES / "acme-rural-stores.html").body
+    assert "dataLayer" not in body and "font-family" not in body
+    assert "Most read" not in body and "All rights reserved" not in body and "Markets" not in body
+    assert "200 stores in Jharkhand" in body
+
+
+def test_markdown_syntax_becomes_text():
+    body = read_article(ARTICLES / "acme-results.md").body
+    assert "**" not in body and "](" not in body and "not article text" not in body
+    assert "Shipments rose to 11 million units." in body.splitlines()
+    assert "chief executive Tom Varghese" in body
+
+
+def test_pdf_pages_are_kept_for_citations():
+    article = read_article(ARTICLES / "acme-factory.pdf")
+    assert [number for _, number in article.pages] == [1, 2]
+    assert article.page_at(article.body.index("8 million handsets")) == 1
+    assert article.page_at(article.body.index("third quarter")) == 2
+
+
+def test_the_kind_comes_from_the_content_not_the_name(tmp_path):
+    page = tmp_path / "saved-page.txt"
+    page.write_bytes((ARTICLES / "acme-rural-stores.html").read_bytes())
+    assert read_article(page).kind == "html"
+    pdf = tmp_path / "report.bin"
+    pdf.write_bytes((ARTICLES / "acme-factory.pdf").read_bytes())
+    assert read_article(pdf).kind == "pdf"
+
+
+def _encrypted_pdf() -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(ARTICLES / "acme-factory.pdf"))
+    writer.encrypt("secret", algorithm="RC4-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "data,reason",
+    [
+        ((ARTICLES / "setup.pdf").read_bytes(), "a Windows program"),
+        ((ARTICLES / "markup-only.html").read_bytes(), "no article text"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(64), "a PNG image"),
+        (b"PK\x03\x04" + bytes(64), "a ZIP archive"),
+        (b"%PDF-1.4\n1 0 obj\n<< broken", "a damaged PDF"),
+        (b"caf\xe9 au lait", "not valid UTF-8"),
+        (b"text\x00with NUL", "binary file"),
+        (_encrypted_pdf(), "an encrypted PDF"),
+    ],
+)
+def test_files_that_are_not_articles_are_refused_with_a_reason(data, reason):
+    with pytest.raises(RagError, match=reason):
+        formats.extract(data, "upload")
+
+
+def test_a_folder_of_every_kind_reads_the_articles_and_skips_the_rest():
+    corpus = read_corpus(ARTICLES)
+    assert {a.kind for a in corpus.articles} == {"text", "markdown", "html", "pdf"}
+    reasons = {s.path.name: s.reason for s in corpus.skipped}
+    assert set(reasons) == {"setup.pdf", "markup-only.html"}
+
+
+@pytest.mark.parametrize(
+    "line,date",
+    [
+        ("May 31, 2023 04:11 pm | Updated 04:11 pm IST", "2023-05-31"),
+        ("Pune, 4 March 2021 — Acme said on Thursday that it had opened stores.", "2021-03-04"),
+        ("Published 2020-11-02", "2020-11-02"),
+        ("Sept. 9, 2019", "2019-09-09"),
+        ("The company, founded on 4 March 2010, said it would open 100 stores in India.", None),
+        ("February 30, 2021", None),
+    ],
+)
+def test_datelines(line, date):
+    from rag.ingest import dateline_date
+
+    assert dateline_date(line) == date
