@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -122,23 +123,31 @@ def ingest(settings: Settings, explain: bool):
 @cli.command()
 @settings_options
 @click.option("--rebuild", is_flag=True, help="Rebuild from scratch, re-embedding everything.")
-def index(settings: Settings, rebuild: bool):
+@click.option(
+    "--watch", is_flag=True, help="Then follow the folder, re-indexing whatever changes in it."
+)
+def index(settings: Settings, rebuild: bool, watch: bool):
     """Build or update the index (only changed articles are re-embedded)."""
     from .embedding import Embedder
     from .index import open_index
     from .ingest import read_corpus
 
-    corpus = read_corpus(settings.seeds_dir)
-    for skipped in corpus.skipped:
-        say(f"skipped {skipped.reason}")
-    _, report = open_index(
-        corpus,
-        settings=settings,
-        embedder=Embedder(),
-        rebuild=rebuild,
-        show_progress=True,
-        say=say,
-    )
+    embedder = Embedder()
+
+    def build(rebuild: bool):
+        corpus = read_corpus(settings.seeds_dir)
+        for skipped in corpus.skipped:
+            say(f"skipped {skipped.reason}")
+        return open_index(
+            corpus,
+            settings=settings,
+            embedder=embedder,
+            rebuild=rebuild,
+            show_progress=True,
+            say=say,
+        )
+
+    index, report = build(rebuild)
     click.echo(report.summary())
     for label, docs in (
         ("embedded", report.embedded),
@@ -147,6 +156,25 @@ def index(settings: Settings, rebuild: bool):
     ):
         if docs:
             click.echo(f"  {label}: {', '.join(docs)}")
+    if watch:
+        from .watch import update_message, watch_corpus
+
+        known = set(index.articles)
+
+        def on_change() -> None:
+            nonlocal known
+            try:
+                index, report = build(False)
+            except RagError as error:  # e.g. the folder was emptied: say so, keep watching
+                say(f"not re-indexed: {error}")
+                return
+            if report.wrote:
+                click.echo(f"{update_message(known, report)} ({report.summary()})")
+            known = set(index.articles)
+
+        click.echo(f"Watching {settings.seeds_dir} for changes (Ctrl+C to stop)")
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C ends the watch, quietly
+            watch_corpus(settings.seeds_dir, on_change)
 
 
 def hit_json(hit, rank: int) -> dict:
@@ -368,7 +396,10 @@ def evaluate_squad(settings: Settings, path: Path, out_dir: Path, *, paragraph_g
     "--share", is_flag=True, help="Also open a public Gradio share link (off by default)."
 )
 @click.option("--no-rebuild", is_flag=True, help="Stop instead of (re)building the index.")
-def chat(settings: Settings, host: str, port: int, share: bool, no_rebuild: bool):
+@click.option(
+    "--watch", is_flag=True, help="Follow the articles folder; re-index whatever changes in it."
+)
+def chat(settings: Settings, host: str, port: int, share: bool, no_rebuild: bool, watch: bool):
     """Serve the chat window (builds or refreshes the index first if needed)."""
     import socket
 
@@ -387,4 +418,5 @@ def chat(settings: Settings, host: str, port: int, share: bool, no_rebuild: bool
         share=share,
         feedback_path=settings.feedback_file,
         feedback_cap=settings.feedback_cap,
+        watch=watch,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from .answering import Answerer
@@ -50,6 +51,35 @@ class Engine:
         self.evidence = EvidenceIndex(self.index)
         self.language = LanguageCheck.from_index(self.index)
         self.answerer: Answerer = make_answerer(settings, self.evidence)
+        # ask() takes the index's parts together under this lock; refresh() swaps them whole.
+        self._swap = threading.Lock()
+        self._refreshing = threading.Lock()
+
+    def refresh(self, *, say: Callable[[str], None] = lambda message: None) -> BuildReport:
+        """Re-read the corpus folder and bring the index up to date.
+
+        Only changed articles are embedded; questions asked meanwhile are answered from the
+        previous index, and the new one takes over whole, between two questions. One refresh
+        at a time per engine, and one build at a time per index folder (the build lock).
+        """
+        with self._refreshing:
+            corpus = read_corpus(self.settings.seeds_dir)
+            for skipped in corpus.skipped:
+                say(f"skipped {skipped.reason}")
+            index, report = open_index(
+                corpus, settings=self.settings, embedder=self.embedder, say=say
+            )
+            if not report.wrote:
+                return report
+            retriever = HybridRetriever(index)
+            evidence = EvidenceIndex(index)
+            language = LanguageCheck.from_index(index)
+            answerer = rebind_answerer(self.answerer, evidence)
+            with self._swap:
+                self.index, self.build_report = index, report
+                self.retriever, self.evidence, self.language = retriever, evidence, language
+                self.answerer = answerer
+            return report
 
     def query(self, text: str) -> Query:
         return Query.embed(normalise_question(text), self.embedder)
@@ -58,16 +88,35 @@ class Engine:
         return self.retriever.search(self.query(text), k=k or self.settings.k)
 
     def ask(self, question: str, *, history=None, k: int | None = None) -> AskResult:
-        self.language.check(question)  # a polite notice, not an abstention
+        with self._swap:  # one index's parts, even while refresh() swaps in the next
+            language, retriever, answerer, evidence = (
+                self.language,
+                self.retriever,
+                self.answerer,
+                self.evidence,
+            )
+        language.check(question)  # a polite notice, not an abstention
         return ask(
             question,
             history=history,
             embedder=self.embedder,
-            retriever=self.retriever,
-            answerer=self.answerer,
-            evidence=self.evidence,
+            retriever=retriever,
+            answerer=answerer,
+            evidence=evidence,
             k=k or self.settings.k,
         )
+
+
+def rebind_answerer(answerer: Answerer, evidence: EvidenceIndex) -> Answerer:
+    """The same answerer (its loaded model and settings) reading a new index's evidence."""
+    import copy
+
+    rebound = copy.copy(answerer)
+    rebound.evidence = evidence
+    fallback = getattr(answerer, "fallback", None)
+    if fallback is not None:  # an LLM answerer's extractive fallback reads the index too
+        rebound.fallback = rebind_answerer(fallback, evidence)
+    return rebound
 
 
 def make_answerer(settings: Settings, evidence: EvidenceIndex) -> Answerer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -40,7 +41,14 @@ def seed_index(seed_settings, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def engine(seed_settings, embedder) -> Engine:
+    """The default pipeline: the shipped reader answers."""
     return Engine(seed_settings, embedder=embedder)
+
+
+@pytest.fixture(scope="session")
+def rules_engine(seed_settings, embedder, engine) -> Engine:
+    """The same index answered by the hand-written rules (answerer = "rules")."""
+    return Engine(replace(seed_settings, answerer="rules"), embedder=embedder)
 
 
 @pytest.fixture
@@ -53,10 +61,8 @@ def seeds_copy(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_reader_dir(tmp_path_factory) -> Path:
-    """A reader folder with a tiny, untrained model: exercises loading, windows and decoding.
-
-    The real reader is trained by scripts/reader/train.py and is not in the repository until
-    it meets its floors; tests that need its answers run when models/reader/ exists.
+    """A reader folder with a tiny, untrained model: exercises loading, windows and decoding
+    in milliseconds, and can be copied and damaged (the shipped reader is in models/reader/).
     """
     import json
 
@@ -85,3 +91,16 @@ def tiny_reader_dir(tmp_path_factory) -> Path:
     }
     (folder / "reader.json").write_text(json.dumps(card))
     return folder
+
+
+@pytest.fixture
+def small_engine(tmp_path, embedder, seed_settings):
+    """An engine over a private folder of two small articles (tests/data/articles)."""
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name in ("acme-exports.txt", "acme-results.md"):
+        shutil.copy(ROOT / "tests" / "data" / "articles" / name, folder)
+    settings = replace(
+        seed_settings, seeds_dir=folder, index_dir=tmp_path / "index", answerer="rules"
+    )
+    return Engine(settings, embedder=embedder)

@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -362,6 +363,46 @@ class ChatApp:
     ) -> None:
         self.engine = engine
         self.feedback_log = FeedbackLog(feedback_path, cap=feedback_cap)
+        self.index_notice = ""  # the latest "index updated: …" line, shown under the title
+
+    # -- the watched folder ------------------------------------------------------
+
+    def start_watching(self, stop: threading.Event | None = None) -> threading.Thread:
+        """Re-index in the background whenever the articles folder changes (rag chat --watch)."""
+        from rag.watch import watch_corpus
+
+        thread = threading.Thread(
+            target=watch_corpus,
+            args=(self.engine.settings.seeds_dir, self.refresh_index),
+            kwargs={"stop": stop},
+            name="rag-watch",
+            daemon=True,
+        )
+        thread.start()
+        return thread
+
+    def refresh_index(self) -> str:
+        """Bring the index up to date; questions meanwhile use the previous one."""
+        from rag.watch import update_message
+
+        before = set(self.engine.index.articles)
+        try:
+            report = self.engine.refresh(say=log.info)
+        except RagError as error:
+            self.index_notice = f"index not updated: {error}"
+            log.warning(self.index_notice)
+            return self.index_notice
+        if report.wrote:
+            articles = len(self.engine.index.articles)
+            self.index_notice = (
+                f"{update_message(before, report)} · {articles} articles "
+                f"({time.strftime('%H:%M:%S')})"
+            )
+            log.info(self.index_notice)
+        return self.index_notice
+
+    def notice_html(self) -> str:
+        return text_html(self.index_notice) if self.index_notice else ""
 
     @property
     def feedback_path(self) -> Path:
@@ -508,7 +549,12 @@ class ChatApp:
 
 
 def build_app(
-    engine, *, feedback_path: Path, feedback_cap: int = DEFAULT_FEEDBACK_CAP
+    engine,
+    *,
+    feedback_path: Path,
+    feedback_cap: int = DEFAULT_FEEDBACK_CAP,
+    watch: bool = False,
+    stop: threading.Event | None = None,
 ) -> gr.Blocks:
     app = ChatApp(engine, feedback_path=feedback_path, feedback_cap=feedback_cap)
     articles = len(engine.index.articles)
@@ -517,6 +563,11 @@ def build_app(
             f"## Ask the articles\nAnswers come only from {articles} indexed news articles, "
             "with the sentence that says so. When the articles don't say, you are told."
         )
+        if watch:
+            notice = gr.HTML("", elem_id="rag-index-notice")
+            # The watcher updates app.index_notice from its own thread; the page polls it.
+            gr.Timer(2.0).tick(app.notice_html, outputs=notice, api_name=False)
+            app.start_watching(stop)
         results = gr.State([])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3, min_width=300):
@@ -635,9 +686,10 @@ def launch(
     feedback_path: Path,
     feedback_cap: int = DEFAULT_FEEDBACK_CAP,
     prevent_thread_lock: bool = False,
+    watch: bool = False,
 ) -> gr.Blocks:
     """Serve the chat window; returns the Blocks (still serving when ``prevent_thread_lock``)."""
-    demo = build_app(engine, feedback_path=feedback_path, feedback_cap=feedback_cap)
+    demo = build_app(engine, feedback_path=feedback_path, feedback_cap=feedback_cap, watch=watch)
     demo.queue(default_concurrency_limit=8)
     loopback_only = not share and host in LOOPBACK_NAMES
     demo.launch(

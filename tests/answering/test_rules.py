@@ -76,8 +76,8 @@ def test_bare_numbers_spacy_missed_are_candidates():
 SAMPLE = "when did Xiaomi drop to third?"
 
 
-def test_sample_question_lists_both_dated_events_in_time_order(engine):
-    result = engine.ask(SAMPLE)
+def test_sample_question_lists_both_dated_events_in_time_order(rules_engine):
+    result = rules_engine.ask(SAMPLE)
     assert not result.abstained
     assert "2022" in result.answer and "2023" in result.answer
     assert result.answer.index("2022") < result.answer.index("2023")
@@ -102,8 +102,8 @@ def test_sample_question_lists_both_dated_events_in_time_order(engine):
         ("who is the vice chairman and managing director of dixon", "Atul B. Lall"),
     ],
 )
-def test_answers_to_paraphrased_questions(engine, question, expected):
-    result = engine.ask(question)
+def test_answers_to_paraphrased_questions(rules_engine, question, expected):
+    result = rules_engine.ask(question)
     assert not result.abstained, result.reason
     assert expected in result.answer
 
@@ -119,21 +119,21 @@ def test_answers_to_paraphrased_questions(engine, question, expected):
         "What was Xiaomi's revenue in India in 2020?",
     ],
 )
-def test_made_up_questions_abstain_with_related_reading(engine, question):
-    result = engine.ask(question)
+def test_made_up_questions_abstain_with_related_reading(rules_engine, question):
+    result = rules_engine.ask(question)
     assert result.abstained, result.answer
     assert result.citations == []
     assert result.related and "don't say" in result.answer
 
 
-def test_follow_up_is_rewritten_and_reported(engine):
-    result = engine.ask("what about 2023?", history=[SAMPLE])
+def test_follow_up_is_rewritten_and_reported(rules_engine):
+    result = rules_engine.ask("what about 2023?", history=[SAMPLE])
     assert result.rewritten_query == "when did Xiaomi drop to third in 2023?"
     assert "Q1 2023" in result.answer
 
 
-def test_relative_dates_are_resolved_only_for_dated_articles(engine):
-    result = engine.ask("Since when has Xiaomi been watched by enforcement agencies?")
+def test_relative_dates_are_resolved_only_for_dated_articles(rules_engine):
+    result = rules_engine.ask("Since when has Xiaomi been watched by enforcement agencies?")
     assert "2022" in result.answer  # "last year" in a 2023-05-31 article
     for citation in result.citations:
         if citation.chunk.date is None:

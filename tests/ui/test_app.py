@@ -1,6 +1,7 @@
 import json
 import logging
 import re
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -215,3 +216,19 @@ def test_feedback_stops_at_the_cap_with_a_log_line(engine, tmp_path, caplog):
         like(app, results, len(history) - 1)  # the user is told too (a toast in the page)
     assert len(lines(path)) == 2
     assert "feedback not saved" in caplog.text and "feedback_cap" in caplog.text
+
+
+def test_the_watcher_reports_index_updates(small_engine):
+    import shutil
+
+    from ui.app import ChatApp
+
+    app = ChatApp(small_engine, feedback_path=small_engine.settings.index_dir / "f.jsonl")
+    assert app.notice_html() == ""
+    articles = Path(__file__).resolve().parents[1] / "data" / "articles"
+    shutil.copy(articles / "acme-factory.pdf", small_engine.settings.seeds_dir)
+    notice = app.refresh_index()
+    assert notice.startswith("index updated: +1 article · 3 articles")
+    assert "index updated" in app.notice_html()
+    hits = small_engine.search("Where will Acme open a second factory?")
+    assert hits[0].chunk.doc_id == "acme-factory.pdf"  # the next question reads it
