@@ -26,6 +26,10 @@ class Settings:
     feedback_file: Path = Path("evals/feedback.jsonl")
     # Most votes the chat window keeps in feedback_file; later votes are refused and logged.
     feedback_cap: int = 10_000
+    # Articles added through the chat window: largest file, and most files in all
+    # (a folder indexed from the CLI has no cap).
+    upload_max_mb: int = 10
+    upload_cap: int = 200
     # Optional LLM backend (OpenAI-compatible endpoint); empty means none.
     llm_url: str = ""
     llm_model: str = ""
@@ -45,6 +49,8 @@ class Settings:
             raise RagError(f"answerer must be one of {', '.join(ANSWERERS)}, got {self.answerer!r}")
         if self.feedback_cap < 0:
             raise RagError(f"feedback cap must be 0 or more votes, got {self.feedback_cap}")
+        if self.upload_max_mb < 1 or self.upload_cap < 0:
+            raise RagError("upload_max_mb must be 1 or more and upload_cap 0 or more")
         if self.k < 1 or self.k > 50:
             raise RagError(f"k must be between 1 and 50, got {self.k}")
 

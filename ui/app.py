@@ -47,7 +47,7 @@ FRIENDLY_FAILURE = "Sorry, something went wrong while answering. Please try agai
 DEFAULT_FEEDBACK_CAP = 10_000
 # The page has no upload component yet; when it gets one (articles, as text) a
 # couple of megabytes is plenty, and anything bigger is refused by Gradio itself.
-MAX_UPLOAD_SIZE = "2mb"
+ARTICLE_TYPES = [".txt", ".md", ".html", ".htm", ".pdf"]
 # Host names a browser uses for a server bound to this machine only.
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 
@@ -404,6 +404,69 @@ class ChatApp:
     def notice_html(self) -> str:
         return text_html(self.index_notice) if self.index_notice else ""
 
+    # -- the articles view -------------------------------------------------------
+
+    def article_rows(self) -> list[list]:
+        index = self.engine.index
+        passages: dict[str, int] = {}
+        for chunk in index.chunks:
+            passages[chunk.doc_id] = passages.get(chunk.doc_id, 0) + 1
+        return [
+            [a.title, a.date or "date unknown", a.doc_id, passages.get(a.doc_id, 0)]
+            for a in sorted(index.articles.values(), key=lambda a: a.doc_id)
+        ]
+
+    def _articles_view(self, message: str):
+        names = sorted(self.engine.index.articles)
+        return (
+            text_html(message),
+            self.article_rows(),
+            gr.update(choices=names, value=None),
+        )
+
+    def add_articles(self, files, replace: bool):
+        """Upload handler: every limit checked here, then one incremental re-index."""
+        from rag.uploads import ArticleFolder
+
+        given = []
+        for file in files or []:
+            path = Path(getattr(file, "name", file))
+            try:
+                given.append((path.name, path.read_bytes()))
+            except OSError as error:
+                given.append((path.name, b""))
+                log.warning("upload %s unreadable: %s", path.name, error)
+        folder = ArticleFolder(self.engine.settings)
+        try:
+            report = folder.add(given, replace=bool(replace), refresh=self.engine.refresh)
+        except RagError as error:
+            message = f"Nothing was added: {error}. The articles and index are as they were."
+        except Exception:  # a failed build: the folder was put back, the index never swapped
+            log.exception("adding articles failed")
+            message = "Nothing was added: the index could not be updated. Nothing changed."
+        else:
+            message = report.summary()
+            if report.added or report.replaced:
+                message += f" · {len(self.engine.index.articles)} articles indexed"
+                self.index_notice = message
+        return (*self._articles_view(message), None)
+
+    def remove_article(self, doc_id: str | None):
+        from rag.uploads import ArticleFolder
+
+        if not doc_id:
+            return self._articles_view("Choose an article to remove.")
+        try:
+            ArticleFolder(self.engine.settings).remove(doc_id, refresh=self.engine.refresh)
+        except RagError as error:
+            return self._articles_view(f"{doc_id} was not removed: {error}.")
+        except Exception:
+            log.exception("removing %s failed", doc_id)
+            return self._articles_view(f"{doc_id} was not removed: the index could not be updated.")
+        message = f"removed {doc_id} · {len(self.engine.index.articles)} articles indexed"
+        self.index_notice = message
+        return self._articles_view(message)
+
     @property
     def feedback_path(self) -> Path:
         return self.feedback_log.path
@@ -603,6 +666,31 @@ def build_app(
         with gr.Accordion("Settings", open=False):
             k = gr.Slider(1, 10, value=engine.settings.k, step=1, label="Passages to read")
             show_scores = gr.Checkbox(False, label="Show retrieval scores")
+        with gr.Accordion("Articles", open=False, elem_id="rag-articles"):
+            article_table = gr.Dataframe(
+                value=app.article_rows(),
+                headers=["Title", "Date", "File", "Passages"],
+                interactive=False,
+                wrap=True,
+                elem_id="rag-article-table",
+            )
+            upload = gr.File(
+                label=f"Add articles: text, Markdown, web pages, PDFs "
+                f"(up to {engine.settings.upload_max_mb} MB each)",
+                file_count="multiple",
+                file_types=ARTICLE_TYPES,
+                elem_id="rag-upload",
+            )
+            replace = gr.Checkbox(False, label="Replace articles with the same name")
+            with gr.Row():
+                to_remove = gr.Dropdown(
+                    choices=sorted(engine.index.articles),
+                    value=None,
+                    label="Remove an article",
+                    elem_id="rag-remove-choice",
+                )
+                remove = gr.Button("Remove", variant="stop", size="sm", elem_id="rag-remove")
+            article_status = gr.HTML("", elem_id="rag-articles-status")
 
         textbox.submit(
             app.respond,
@@ -624,6 +712,18 @@ def build_app(
         # The chat's own trash button empties the chat: the hidden turns and the panel go too.
         chatbot.clear(lambda: ([], EMPTY_PANEL), outputs=[results, sources], api_name=False)
         chatbot.like(app.feedback, inputs=[results], outputs=None, api_name=False)
+        upload.upload(
+            app.add_articles,
+            inputs=[upload, replace],
+            outputs=[article_status, article_table, to_remove, upload],
+            api_name=False,
+        )
+        remove.click(
+            app.remove_article,
+            inputs=[to_remove],
+            outputs=[article_status, article_table, to_remove],
+            api_name=False,
+        )
     return demo
 
 
@@ -639,9 +739,10 @@ class SameOriginOnly:
     a URL (``/file=http…``, ``/proxy=``) is refused: it never reaches the network.
     """
 
-    def __init__(self, app, *, loopback_only: bool) -> None:
+    def __init__(self, app, *, loopback_only: bool, max_body: int = 64 * 1024 * 1024) -> None:
         self.app = app
         self.loopback_only = loopback_only
+        self.max_body = max_body
 
     @staticmethod
     def _host_name(netloc: str) -> str:
@@ -661,6 +762,9 @@ class SameOriginOnly:
         path = scope.get("path", "")
         if re.search(r"/(?:file[=/]\s*(?:https?:|//)|proxy=)", path, re.I):
             return "this server fetches nothing from the network"
+        if re.search(r"/file[=/]", path, re.I):
+            # Uploads are read by the articles view, never served back, nor any other file.
+            return "this server serves no files"
         return None
 
     async def __call__(self, scope, receive, send) -> None:
@@ -674,7 +778,45 @@ class SameOriginOnly:
                     scope, receive, send
                 )
                 return
+        if scope["type"] == "http" and scope.get("path", "").endswith("/upload"):
+            receive = await self._checked_upload(scope, receive, send)
+            if receive is None:
+                return
         await self.app(scope, receive, send)
+
+    async def _checked_upload(self, scope, receive, send):
+        """The upload's body, read whole, if no part names a path ("../../x.txt").
+
+        Gradio keeps only the last part of such a name and stores the file, so the articles
+        view could not tell; here the request is refused before anything is written. Bodies
+        past the size cap are left to Gradio, which refuses them as it reads.
+        """
+        messages, size = [], 0
+        while True:
+            message = await receive()
+            messages.append(message)
+            size += len(message.get("body", b""))
+            if not message.get("more_body") or size > self.max_body:
+                break
+        body = b"".join(m.get("body", b"") for m in messages)
+        for name in re.findall(
+            rb'filename="([^"]*)"', body[: 1 << 20] if size > self.max_body else body
+        ):
+            text = name.decode("utf-8", "replace")
+            if "/" in text or "\\" in text or ".." in text:
+                await PlainTextResponse(
+                    f"Refused: file name {text!r} names a folder.", status_code=400
+                )(scope, receive, send)
+                return None
+        replay = iter(messages)
+
+        async def replayed():
+            try:
+                return next(replay)
+            except StopIteration:
+                return await receive()
+
+        return replayed
 
 
 def launch(
@@ -703,10 +845,11 @@ def launch(
         # Every setting below is given explicitly so that no GRADIO_* variable in the
         # user's environment can switch it back on.
         app_kwargs={"middleware": [Middleware(SameOriginOnly, loopback_only=loopback_only)]},
-        max_file_size=MAX_UPLOAD_SIZE,
-        # The page shows no files: nothing on disk is served, uploads included.
+        max_file_size=f"{engine.settings.upload_max_mb}mb",
+        # The page shows no files: SameOriginOnly refuses every file route, so nothing on
+        # disk is served, uploads included (blocking paths here would stop Gradio from
+        # handing uploads to the articles view).
         allowed_paths=[],
-        blocked_paths=[str(Path(os.sep).resolve())],
         strict_cors=True,
         ssr_mode=False,  # server-side rendering would start a Node server
         mcp_server=False,

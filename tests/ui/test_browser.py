@@ -280,3 +280,104 @@ def test_html_in_a_question_is_shown_literally(page):
 
 def test_the_page_asks_nothing_of_other_hosts(page):
     assert page.elsewhere == []
+
+
+ARTICLES = Path(__file__).resolve().parents[1] / "data" / "articles"
+
+
+@pytest.fixture(scope="module")
+def served_private(engine, tmp_path_factory):
+    """A second window, --watch on, over a private copy of the seeds it may change."""
+    import socket
+    from dataclasses import replace
+
+    from rag.engine import Engine
+    from ui.app import launch
+
+    root = tmp_path_factory.mktemp("private")
+    shutil.copytree(engine.settings.seeds_dir, root / "seeds")
+    settings = replace(engine.settings, seeds_dir=root / "seeds", index_dir=root / "index")
+    private = Engine(settings, embedder=engine.embedder)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    demo = launch(
+        private,
+        host="127.0.0.1",
+        port=port,
+        share=False,
+        feedback_path=root / "feedback.jsonl",
+        prevent_thread_lock=True,
+        watch=True,
+    )
+    yield f"http://127.0.0.1:{port}/", private
+    demo.close()
+
+
+def corpus_files(engine) -> dict[str, bytes]:
+    folder = engine.settings.seeds_dir
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def article_status(page, expected: str) -> str:
+    status = page.locator("#rag-articles-status")
+    status.filter(has_text=expected).wait_for(timeout=60_000)
+    return status.inner_text()
+
+
+def table_lists(page, name: str) -> None:
+    page.wait_for_function(
+        "name => document.querySelector('#rag-article-table').innerText.includes(name)",
+        arg=name,
+        timeout=20_000,
+    )
+
+
+def test_articles_are_added_refused_watched_and_removed(browser, served_private, viewport):
+    url, engine = served_private
+    page = open_page(browser, url, viewport)
+    try:
+        page.locator("#rag-articles").get_by_text("Articles", exact=True).first.click()
+        table_lists(page, "000_5e51f4d8eddf348c.txt")
+        upload = page.locator("#rag-upload input[type=file]")
+
+        # A program renamed .pdf and a name that climbs out of the folder: refused, no change.
+        before = corpus_files(engine)
+        upload.set_input_files(str(ARTICLES / "setup.pdf"))
+        assert "a Windows program" in article_status(page, "refused")
+        upload.set_input_files(
+            files=[{"name": "../../x.txt", "mimeType": "text/plain", "buffer": b"An article."}]
+        )
+        page.wait_for_timeout(1500)
+        assert corpus_files(engine) == before
+        assert not (engine.settings.seeds_dir.parent / "x.txt").exists()
+
+        # A PDF added through the window is listed and read by the next question.
+        name = f"factory-{viewport}.pdf"
+        shutil.copy(ARTICLES / "acme-factory.pdf", engine.settings.index_dir.parent / name)
+        upload.set_input_files(str(engine.settings.index_dir.parent / name))
+        assert f"added {name}" in article_status(page, f"added {name}")
+        table_lists(page, name)
+        ask(page, "How many handsets a year will Acme's second factory make?")
+        assert name in page.locator("#rag-sources").inner_text()
+
+        # A file dropped into the folder is picked up by the watcher, and the page says so.
+        dropped = f"exports-{viewport}.txt"
+        shutil.copy(ARTICLES / "acme-exports.txt", engine.settings.seeds_dir / dropped)
+        page.locator("#rag-index-notice").filter(has_text="index updated: +1 article").wait_for(
+            timeout=30_000
+        )
+        assert dropped in engine.index.articles
+
+        # Removing the uploaded article takes it out of the folder and the index.
+        page.locator("#rag-remove-choice input").click()
+        page.get_by_role("option", name=name).click()
+        page.locator("#rag-remove").click()
+        assert name in article_status(page, f"removed {name}")
+        assert name not in engine.index.articles
+        assert not (engine.settings.seeds_dir / name).exists()
+    except Exception:
+        page.screenshot(path="/tmp/articles-debug.png", full_page=True)
+        raise
+    finally:
+        page.context.close()

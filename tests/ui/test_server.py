@@ -9,11 +9,12 @@ import httpx
 import pytest
 from gradio.utils import get_upload_folder
 
-from ui.app import MAX_UPLOAD_SIZE
+from rag.settings import Settings
 
 EVIL = "http://evil.example"
 UPLOAD = "gradio_api/upload"
-MAX_UPLOAD_BYTES = int(MAX_UPLOAD_SIZE.removesuffix("mb")) * 1024 * 1024
+# Gradio refuses bigger uploads before our handler sees them; the handler checks again.
+MAX_UPLOAD_BYTES = Settings().upload_max_mb * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +69,21 @@ def test_a_host_name_that_is_not_this_machine_is_refused(client):
     assert client.get("/config", headers=headers).status_code == 403
 
 
-def test_uploads_are_capped(client):
+@pytest.mark.parametrize("size", [MAX_UPLOAD_BYTES + 1024, 50 * 1024 * 1024])
+def test_uploads_are_capped(client, size):
     assert upload(client, 1024).status_code == 200
-    too_big = upload(client, MAX_UPLOAD_BYTES + 1024)
+    before = uploaded_files()
+    too_big = upload(client, size)
     assert too_big.status_code == 413, too_big.text
+    assert {p for p in uploaded_files() - before if p.is_file()} == set()
+
+
+@pytest.mark.parametrize("name", ["../../x.txt", "..\\..\\x.txt", "a/../../x.txt"])
+def test_upload_names_that_climb_out_are_refused(client, name):
+    before = uploaded_files()
+    response = client.post(UPLOAD, files={"files": (name, b"An article.")})
+    assert response.status_code == 400, response.text
+    assert uploaded_files() == before
 
 
 @pytest.mark.parametrize(
