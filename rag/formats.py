@@ -224,7 +224,14 @@ def _pdf(data: bytes, name: str) -> Extracted:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted and not reader.decrypt(""):
             raise RagError(f"{name}: an encrypted PDF (it needs a password)")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        sizes: list[tuple[float, str]] = []  # (font size, text) of the first page's runs
+
+        def first_page_runs(text, cm, tm, font, size) -> None:
+            if text.strip() and size:
+                sizes.append((float(size) * abs(float(tm[3]) or 1.0), text.strip()))
+
+        pages = [reader.pages[0].extract_text(visitor_text=first_page_runs) or ""]
+        pages += [page.extract_text() or "" for page in reader.pages[1:]]
         metadata = reader.metadata
     except RagError:
         raise
@@ -238,11 +245,50 @@ def _pdf(data: bytes, name: str) -> Extracted:
     title = _clean_title(getattr(metadata, "title", None) if metadata else None)
     if title and _GENERATOR_TITLE.search(title):
         title = None  # "Microsoft Word - draft.docx" names a file, not the article
+    pages = _without_running_lines([page.replace(PAGE_BREAK, " ") for page in pages])
     return Extracted(
         kind=PDF,
-        text=PAGE_BREAK.join(_unwrap(page.replace(PAGE_BREAK, " ")) for page in pages),
-        title=title,
+        text=PAGE_BREAK.join(_unwrap(page) for page in pages),
+        title=title or _largest_type(sizes),
     )
+
+
+def _largest_type(runs: list[tuple[float, str]]) -> str | None:
+    """The first page's headline: its runs in the largest type, when that stands out."""
+    if not runs:
+        return None
+    largest = max(size for size, _ in runs)
+    body = sorted(size for size, _ in runs)[len(runs) // 2]
+    if largest < body * 1.15:
+        return None
+    words = " ".join(text for size, text in runs if size >= largest - 0.5).split()
+    return " ".join(words) if 2 <= len(words) <= 30 else None
+
+
+_PAGE_NUMBER = re.compile(r"^(page\s+)?\d{1,4}(\s*(of|/)\s*\d{1,4})?$", re.IGNORECASE)
+
+
+def _without_running_lines(pages: list[str]) -> list[str]:
+    """Pages less their page numbers and the header or footer lines repeated on other pages."""
+
+    def key(line: str) -> str:
+        return re.sub(r"\d+", "#", " ".join(line.split()).lower())
+
+    edges: dict[str, int] = {}
+    for page in pages:
+        lines = [line for line in page.splitlines() if line.strip()]
+        for line in {key(line) for line in lines[:2] + lines[-2:]}:
+            edges[line] = edges.get(line, 0) + 1
+    running = {line for line, count in edges.items() if count >= 2}
+    cleaned = []
+    for page in pages:
+        kept = [
+            line
+            for line in page.splitlines()
+            if not _PAGE_NUMBER.match(line.strip()) and key(line) not in running
+        ]
+        cleaned.append("\n".join(kept))
+    return cleaned
 
 
 _LINE_END = re.compile(r"[.!?:;\"”’)\]]\s*$")
@@ -268,4 +314,6 @@ def _unwrap(page: str) -> str:
     return "\n".join(lines)
 
 
-_GENERATOR_TITLE = re.compile(r"^(microsoft \w+ - |untitled\b)|\.(docx?|odt|pages|pdf|txt)$", re.I)
+_GENERATOR_TITLE = re.compile(
+    r"^(microsoft \w+ - |untitled\b|\(?anonymous\)?$)|\.(docx?|odt|pages|pdf|txt)$", re.I
+)

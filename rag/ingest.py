@@ -188,6 +188,10 @@ def _looks_like_headline(line: str) -> bool:
     return 3 <= len(ws) <= 20 and not re.search(r"[.:;,]$", line) and line[:1].isalnum()
 
 
+def _is_furniture(line: str) -> bool:
+    return len(line.split()) <= 12 and not re.search(r"[.!?\"”’)]$", line)
+
+
 def _title_from_sentence(body: str, limit: int = 90) -> str:
     first = re.split(r"(?<=[.!?])\s+", body.strip(), maxsplit=1)[0].strip()
     if len(first) <= limit:
@@ -265,6 +269,11 @@ def clean_article(
             # The first headline-shaped line before any body text is the title.
             if title is None and not kept and _looks_like_headline(line):
                 title = line
+                continue
+            if not kept and _is_furniture(line):
+                # Before the first sentence: bylines, date lines, section labels, a paper's
+                # name. Prose is made of sentences; these lines are not.
+                dropped.append(DroppedLine(line, "header line"))
                 continue
             kept.append(line)
             kept_pages.append(page)

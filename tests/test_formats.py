@@ -139,3 +139,30 @@ def test_datelines(line, date):
     from rag.ingest import dateline_date
 
     assert dateline_date(line) == date
+
+
+def test_a_pdf_without_a_title_takes_its_largest_type_and_drops_running_lines():
+    article = read_article(ARTICLES / "acme-newsletter.pdf")
+    assert article.title == "Acme picks Pune for its second plant"
+    assert article.date == "2022-05-02"
+    assert article.body.startswith("The plant will employ about 1,200 people")
+    assert "Handset Industry Weekly" not in article.body and "Page 2" not in article.body
+    assert [number for _, number in article.pages] == [1, 2]
+
+
+def test_lines_above_the_first_sentence_are_not_the_article():
+    from rag.ingest import clean_article
+
+    raw = (
+        "Acme opens a plant in Pune\n"
+        "By Meera Kulkarni\n"
+        "Posted on 5 September 2024 · Business\n"
+        "Acme said on Monday it had opened a plant.\n"
+        "Output\n"
+        "It makes phones."
+    )
+    article = clean_article("a.txt", raw)
+    assert article.title == "Acme opens a plant in Pune"
+    assert article.date == "2024-09-05"
+    assert article.body == "Acme said on Monday it had opened a plant.\nOutput\nIt makes phones."
+    assert [d.rule for d in article.dropped] == ["header line", "header line"]

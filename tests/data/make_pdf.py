@@ -17,7 +17,15 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
-def make_pdf(pages: list[list[str]], *, title: str | None = None) -> bytes:
+def make_pdf(
+    pages: list[list[str]],
+    *,
+    title: str | None = None,
+    headline: str | None = None,
+    header: str | None = None,
+) -> bytes:
+    """Pages of 11-point lines; ``headline`` in 20-point type atop page 1, ``header`` and a
+    "Page N" footer on every page, ``title`` in the document info."""
     objects: list[bytes] = []
 
     def add(body: bytes) -> int:
@@ -28,8 +36,16 @@ def make_pdf(pages: list[list[str]], *, title: str | None = None) -> bytes:
     tree = add(b"")
     font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
     kids = []
-    for lines in pages:
-        stream = "BT /F1 11 Tf 14 TL 72 770 Td\n"
+    for number, lines in enumerate(pages, 1):
+        stream = ""
+        if header:
+            stream += f"BT /F1 9 Tf 72 780 Td ({_escape(header)}) Tj ET\n"
+            stream += f"BT /F1 9 Tf 72 40 Td (Page {number}) Tj ET\n"
+        top = 750
+        if headline and number == 1:
+            stream += f"BT /F1 20 Tf 72 {top} Td ({_escape(headline)}) Tj ET\n"
+            top -= 30
+        stream += f"BT /F1 11 Tf 14 TL 72 {top} Td\n"
         stream += "".join(f"({_escape(line)}) Tj T*\n" for line in lines) + "ET"
         data = stream.encode("cp1252")
         content = add(b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream")
@@ -81,7 +97,15 @@ def main() -> None:
     (HERE / "acme-factory.pdf").write_bytes(
         make_pdf(REPORT, title="Acme Mobiles to open a second factory in Pune")
     )
-    print(f"wrote {HERE / 'acme-factory.pdf'}")
+    # No document title, a newsletter header and page numbers: the layout gives the title.
+    (HERE / "acme-newsletter.pdf").write_bytes(
+        make_pdf(
+            [["Published: 2 May 2022", *REPORT[0][3:]], REPORT[1]],
+            headline="Acme picks Pune for its second plant",
+            header="Handset Industry Weekly",
+        )
+    )
+    print(f"wrote {HERE}/acme-factory.pdf, acme-newsletter.pdf")
 
 
 if __name__ == "__main__":
