@@ -42,6 +42,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 _HTML_START = re.compile(r"<(?:!doctype\s+html|html|head|body)\b", re.IGNORECASE)
 _HTML_TAGS = re.compile(r"</?(?:p|div|article|span|h[1-6]|br|a|section|main)\b[^>]*>", re.I)
 _MARKDOWN_HEADING = re.compile(r"^#{1,6}\s+\S")
+_SETEXT_UNDERLINE = re.compile(r"^\s*(=+|-+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -70,9 +71,13 @@ def sniff(data: bytes, name: str) -> str:
         return HTML
     if len(_HTML_TAGS.findall(head)) >= 3:
         return HTML
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    if _MARKDOWN_HEADING.match(first) or first.strip() == "---":
+    lines = [line for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else ""
+    setext = len(lines) > 1 and _SETEXT_UNDERLINE.match(lines[1])
+    if _MARKDOWN_HEADING.match(first) or first.strip() == "---" or setext:
         return MARKDOWN
+    if name.lower().endswith((".md", ".markdown")):
+        return MARKDOWN  # nothing in the text says otherwise, and the name says Markdown
     return TEXT
 
 
@@ -116,7 +121,7 @@ def _html(page: str, name: str) -> Extracted:
     body = (document.text or "") if document is not None else ""
     if not body.strip():
         raise RagError(f"{name}: a web page with no article text (only markup)")
-    title = _clean_title(document.title)
+    title = _headline(page) or _clean_title(document.title)
     lines = body.splitlines()
     # trafilatura keeps the headline as the first line of the text; it is the title.
     if title and lines and " ".join(lines[0].split()) == title:
@@ -129,6 +134,21 @@ def _html(page: str, name: str) -> Extracted:
         date=date,
         date_source="the page's metadata" if date else None,
     )
+
+
+def _headline(page: str) -> str | None:
+    """The text of the page's only <h1>: a news page's headline (its <title> and og:title
+    often carry a shorter social title or the site's name)."""
+    import lxml.html
+
+    try:
+        headings = lxml.html.fromstring(page).xpath("//h1")
+    except (ValueError, lxml.etree.ParserError):
+        return None
+    if len(headings) != 1:
+        return None
+    text = " ".join(headings[0].text_content().split())
+    return text if 2 <= len(text.split()) <= 30 else None
 
 
 def _page_date(page: str) -> str | None:
@@ -157,7 +177,7 @@ def _clean_title(title: str | None) -> str | None:
 
 _FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
 _FRONT_FIELD = re.compile(r"^(title|date)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
-_ISO_DATE = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
+_ISO_DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")  # "2024-04-02T09:30:00" too
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
@@ -180,7 +200,14 @@ def _markdown(source: str) -> Extracted:
         source = source[front.end() :]
     paragraphs: list[list[str]] = [[]]
     fenced = False
-    for line in source.splitlines():
+    source_lines = source.splitlines()
+    for at, line in enumerate(source_lines):
+        following = source_lines[at + 1] if at + 1 < len(source_lines) else ""
+        underlined = _SETEXT_UNDERLINE.match(following) and not _RULE.match(line)
+        if line.strip() and underlined:
+            line = "# " + line.strip()  # "Title" over "=====" is a heading
+        elif _SETEXT_UNDERLINE.match(line) and at and source_lines[at - 1].strip():
+            continue  # the underline of the heading just read
         if line.lstrip().startswith(("```", "~~~")):
             fenced = not fenced  # code is not article prose
             continue
@@ -296,21 +323,28 @@ _LINE_END = re.compile(r"[.!?:;\"”’)\]]\s*$")
 
 def _unwrap(page: str) -> str:
     """A PDF page's lines rejoined into paragraphs: a line that stops mid-sentence goes on in
-    the next one when that one starts in lower case ("… open a" / "second factory …")."""
+    the next one when that one starts in lower case ("… open a" / "second factory …") or
+    when it is as long as the page's lines of prose (it was wrapped at the margin)."""
+    widths = sorted(len(line.strip()) for line in page.splitlines() if line.strip())
+    full = widths[len(widths) // 2] * 0.75 if widths else 0
     lines: list[str] = []
+    wrapped = False  # the last line was itself a full line of prose
     for line in page.splitlines():
         line = line.strip()
         if not line:
             lines.append("")
+            wrapped = False
             continue
         previous = lines[-1] if lines else ""
-        if previous and not _LINE_END.search(previous) and re.match(r"[a-z0-9(,]", line):
+        goes_on = previous and not _LINE_END.search(previous)
+        if goes_on and (re.match(r"[a-z0-9(,]", line) or wrapped):
             if previous.endswith("-") and line[:1].isalpha():
                 lines[-1] = previous[:-1] + line  # "manufac-" / "turing"
             else:
                 lines[-1] = f"{previous} {line}"
         else:
             lines.append(line)
+        wrapped = len(line) >= full
     return "\n".join(lines)
 
 

@@ -189,7 +189,8 @@ def _looks_like_headline(line: str) -> bool:
 
 
 def _is_furniture(line: str) -> bool:
-    return len(line.split()) <= 12 and not re.search(r"[.!?\"”’)]$", line)
+    # A standfirst or deck can run to 20-odd words; a paragraph of prose ends in punctuation.
+    return len(line.split()) <= 30 and not re.search(r"[.!?:;\"”’)]$", line)
 
 
 def _title_from_sentence(body: str, limit: int = 90) -> str:

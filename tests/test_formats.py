@@ -166,3 +166,43 @@ def test_lines_above_the_first_sentence_are_not_the_article():
     assert article.date == "2024-09-05"
     assert article.body == "Acme said on Monday it had opened a plant.\nOutput\nIt makes phones."
     assert [d.rule for d in article.dropped] == ["header line", "header line"]
+
+
+def test_markdown_with_an_underlined_heading_and_a_timestamped_date():
+    source = (
+        b"---\ndate: 2024-04-02T09:30:00+01:00\n---\n\n"
+        b"Solar farm switches on\n======================\n\n"
+        b"[Greenfold Energy](https://example.org) has switched on a solar farm.\n"
+    )
+    extracted = formats.extract(source, "note.txt")
+    assert extracted.kind == "markdown" and extracted.date == "2024-04-02"
+    assert extracted.title == "Solar farm switches on"
+    assert extracted.text.strip() == "Greenfold Energy has switched on a solar farm."
+
+
+def test_a_web_page_takes_its_one_h1_over_a_shorter_social_title():
+    page = (
+        b"<html><head><title>Waits fall | Herald</title>"
+        b'<meta property="og:title" content="Waits fall"></head><body><article>'
+        b"<h1>Ambulance waits in Westvale fall for a third month</h1>"
+        b"<p>Ambulances in Westvale reached the most urgent calls faster in June than in any "
+        b"month since 2019, the county's ambulance service said on Tuesday.</p>"
+        b"<p>The average response to the most serious calls fell to seven minutes.</p>"
+        b"</article></body></html>"
+    )
+    assert formats.extract(page, "p.html").title == (
+        "Ambulance waits in Westvale fall for a third month"
+    )
+
+
+def test_pdf_lines_wrapped_at_the_margin_are_one_paragraph():
+    text = formats._unwrap(
+        "VALENCIA, September 9, 2021 — The operator of the terminal said on\n"
+        "Thursday it would spend 260 million euros on automated cranes, in an attempt\n"
+        "to win back shipping lines.\n"
+        "Short heading\n"
+        "The next paragraph starts here and runs on for a while as prose does."
+    )
+    assert text.splitlines()[0].startswith("VALENCIA, September 9, 2021 — The operator")
+    assert text.splitlines()[0].endswith("to win back shipping lines.")
+    assert "Short heading" in text.splitlines()
