@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-QUESTION ?= When did Xiaomi drop to third?
+QUESTION ?= Who is Xiaomi's founder?
 # `PORT=8080 make demo` serves the chat window on another port.
 PORT   ?= 7860
 

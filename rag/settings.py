@@ -34,9 +34,9 @@ class Settings:
     llm_url: str = ""
     llm_model: str = ""
     llm_api_key: str = ""
-    # Which answerer drafts answers: the hand-written rules, or the trained extractive reader
-    # (needs a reader in reader_dir: scripts/reader/; not the default until it ships).
-    answerer: str = "rules"
+    # Which answerer drafts answers: the trained extractive reader (models/reader/), or the
+    # earlier hand-written rules, which fit the seed articles and little else (README).
+    answerer: str = "reader"
     # The reader model folder (reader.json, weights, tokenizer); default: the shipped one.
     reader_dir: Path = Path(__file__).resolve().parent.parent / "models" / "reader"
 

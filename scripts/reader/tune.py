@@ -72,6 +72,12 @@ def main(argv=None) -> int:
         action="store_true",
         help="only the paragraph-given sweep (to compare fp32 and int8)",
     )
+    parser.add_argument(
+        "--title",
+        choices=["both", "on", "off"],
+        default="both",
+        help="which title settings to sweep in the open setting (each costs a full pass)",
+    )
     args = parser.parse_args(argv)
 
     from rag.engine import Engine
@@ -103,7 +109,7 @@ def main(argv=None) -> int:
         engine.answerer.extra_answers = False
         results = {}
         for require_names in (False, True):
-            for with_title in (False, True):
+            for with_title in {"both": (False, True), "on": (True,), "off": (False,)}[args.title]:
                 engine.answerer.require_names = require_names
                 engine.answerer.with_title = with_title
                 read = []

@@ -12,14 +12,10 @@ from rag.answering.choose import ReaderAnswerer
 from rag.answering.reader import DEFAULT_DIR, Candidate, Reader, ReaderCard
 from rag.errors import RagError
 
-needs_trained_reader = pytest.mark.skipif(
-    not (DEFAULT_DIR / "reader.json").is_file(),
-    reason="the trained reader is not in models/reader/ yet (scripts/reader/train.py)",
-)
-
 
 @pytest.fixture(scope="session")
 def reader() -> Reader:
+    """The shipped reader (models/reader/): these tests fail, not skip, if it is missing."""
     return Reader()
 
 
@@ -86,29 +82,37 @@ def test_missing_weights(reader_copy):
         Reader(reader_copy)
 
 
+def test_the_shipped_reader_is_the_one_its_card_describes():
+    from rag.embedding import sha256_of
+
+    card = json.loads((DEFAULT_DIR / "reader.json").read_text())
+    assert sha256_of(DEFAULT_DIR / card["weights"]) == card["sha256"]
+    assert card["quantization"].startswith("dynamic int8")
+    assert card["tuning"]["open"]["f1"] > 0  # the threshold was tuned, not left at 0
+    model_card = (DEFAULT_DIR / "README.md").read_text()
+    assert card["sha256"] in model_card and "CC BY-SA 4.0" in model_card
+
+
 PASSAGES = [
     "The museum opened in 1852 and holds a large collection of decorative art.",
     "Rollo, a Viking leader, founded the duchy of Normandy in the 10th century.",
 ]
 
 
-@needs_trained_reader
 def test_reads_the_answer_from_the_right_passage(reader):
     candidates = reader.read("Who founded the duchy of Normandy?", PASSAGES)
     best = candidates[0]
     assert best.passage == 1
     assert PASSAGES[1][best.start : best.end] == "Rollo"
-    assert best.margin >= reader.threshold
+    assert best.margin > 0  # believed over "no answer" (the shown-answer bar is higher)
     assert [c.score for c in candidates] == sorted((c.score for c in candidates), reverse=True)
 
 
-@needs_trained_reader
 def test_says_no_answer_when_the_passages_do_not_hold_one(reader):
     candidates = reader.read("What is the population of Paris?", PASSAGES)
     assert candidates[0].margin < reader.threshold
 
 
-@needs_trained_reader
 def test_long_passage_and_long_question_are_read_in_windows(reader):
     filler = "The weather was mild that year. " * 80
     passage = filler + "The bridge was designed by Gustave Eiffel. " + filler

@@ -136,7 +136,7 @@ def test_first_question_is_not_covered_and_screenshot(browser, served, viewport,
     url, _ = served
     page = open_page(browser, url, viewport)
     try:
-        ask(page, "When did Xiaomi drop to third?")
+        ask(page, "Who is Xiaomi's founder?")
         settle(page)
         page.evaluate(
             "() => { document.querySelector('#rag-chat [role=log]').scrollTo(0, 0);"
@@ -208,7 +208,7 @@ def test_answers_and_questions_are_shown_as_typed_not_as_markdown(page, engine):
 
 
 def test_badges_lead_to_their_own_answers_sources(page):
-    ask(page, "When did Xiaomi drop to third?")
+    ask(page, "Who is Xiaomi's founder?")
     ask(page, "Which Indian company will make Xiaomi's neckband headphones?")
     badges = page.evaluate(
         """() => [...document.querySelectorAll('#rag-chat a.rag-marker')].map(badge => {
@@ -218,7 +218,7 @@ def test_badges_lead_to_their_own_answers_sources(page):
                     same_bubble: !!target && bubble.contains(target)};
         })"""
     )
-    assert len(badges) >= 3
+    assert len(badges) >= 2  # one per answer at least
     for badge in badges:
         doc = badge["title"].split(": ", 1)[1]
         assert badge["same_bubble"] and doc in badge["target"], badge
