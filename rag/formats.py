@@ -74,7 +74,7 @@ def sniff(data: bytes, name: str) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else ""
     setext = len(lines) > 1 and _SETEXT_UNDERLINE.match(lines[1])
-    if _MARKDOWN_HEADING.match(first) or first.strip() == "---" or setext:
+    if _MARKDOWN_HEADING.match(first) or first.strip() in ("---", "+++") or setext:
         return MARKDOWN
     if name.lower().endswith((".md", ".markdown")):
         return MARKDOWN  # nothing in the text says otherwise, and the name says Markdown
@@ -175,8 +175,9 @@ def _clean_title(title: str | None) -> str | None:
 
 # --- Markdown --------------------------------------------------------------------------------
 
-_FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.DOTALL)
-_FRONT_FIELD = re.compile(r"^(title|date)\s*:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+# YAML (---, "title: …") or TOML (+++, "title = …") front matter.
+_FRONT_MATTER = re.compile(r"\A(---|\+\+\+)\s*\n(.*?)\n\1\s*\n", re.DOTALL)
+_FRONT_FIELD = re.compile(r"^(title|date)\s*[:=]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")  # "2024-04-02T09:30:00" too
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
@@ -191,7 +192,7 @@ def _markdown(source: str) -> Extracted:
     title = date = date_source = None
     front = _FRONT_MATTER.match(source)
     if front:
-        for key, value in _FRONT_FIELD.findall(front.group(1)):
+        for key, value in _FRONT_FIELD.findall(front.group(2)):
             value = value.strip().strip("\"'")
             if key.lower() == "title" and value:
                 title = value
@@ -292,7 +293,9 @@ def _largest_type(runs: list[tuple[float, str]]) -> str | None:
     return " ".join(words) if 2 <= len(words) <= 30 else None
 
 
-_PAGE_NUMBER = re.compile(r"^(page\s+)?\d{1,4}(\s*(of|/)\s*\d{1,4})?$", re.IGNORECASE)
+_PAGE_NUMBER = re.compile(
+    r"^[–—-]?\s*(page\s+)?\d{1,4}(\s*(of|/)\s*\d{1,4})?\s*[–—-]?$", re.IGNORECASE
+)
 
 
 def _without_running_lines(pages: list[str]) -> list[str]:

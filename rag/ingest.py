@@ -84,12 +84,13 @@ _MONTH_NUMBERS = {
 _FULL_DATE = re.compile(
     r"\b(?:(?P<m1>" + _MONTHS + r")\s+(?P<d1>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y1>(?:19|20)\d\d)"
     r"|(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?P<m2>" + _MONTHS + r"),?\s+(?P<y2>(?:19|20)\d\d)"
-    r"|(?P<iso>(?:19|20)\d\d-[01]\d-[0-3]\d))\b",
+    r"|(?P<iso>(?:19|20)\d\d-[01]\d-[0-3]\d)"
+    r"|(?P<n1>\d{1,2})[/.](?P<n2>\d{1,2})[/.](?P<y3>(?:19|20)\d\d))\b",
     re.IGNORECASE,
 )
 # A dateline sits in the first lines of an article: a short line, or a date near the start of
 # a line that goes on after a dash or colon ("NEW DELHI, March 4, 2021 — ...").
-DATELINE_LINES = 6
+DATELINE_LINES = 10
 _DATELINE_LEAD = re.compile(r"^[^.!?]{0,40}$")
 
 
@@ -214,6 +215,15 @@ def dateline_date(line: str) -> str | None:
         return None
     if found.group("iso"):
         year, month, day = (int(x) for x in found.group("iso").split("-"))
+    elif found.group("n1"):
+        # 22/09/2020 or 09/22/2020: only a day over 12 tells which is which.
+        first, second, year = int(found.group("n1")), int(found.group("n2")), int(found.group("y3"))
+        if first > 12 >= second:
+            day, month = first, second
+        elif second > 12 >= first:
+            day, month = second, first
+        else:
+            return None
     else:
         month_name = (found.group("m1") or found.group("m2")).lower()[:3]
         month = _MONTH_NUMBERS[month_name]

@@ -206,3 +206,32 @@ def test_pdf_lines_wrapped_at_the_margin_are_one_paragraph():
     assert text.splitlines()[0].startswith("VALENCIA, September 9, 2021 — The operator")
     assert text.splitlines()[0].endswith("to win back shipping lines.")
     assert "Short heading" in text.splitlines()
+
+
+@pytest.mark.parametrize(
+    "line,date",
+    [
+        ("Published 22/09/2020", "2020-09-22"),
+        ("Posted 09/22/2020", "2020-09-22"),
+        ("Published 03/04/2021", None),  # 3 April or March 4: the page does not say
+    ],
+)
+def test_numeric_dates_only_when_unambiguous(line, date):
+    from rag.ingest import dateline_date
+
+    assert dateline_date(line) == date
+
+
+def test_toml_front_matter():
+    source = (
+        b'+++\ntitle = "Corner shops add parcel lockers"\ndate = 2022-12-01\n+++\n\n'
+        b"Shops in Leeds now take parcels.\n"
+    )
+    extracted = formats.extract(source, "shops.md")
+    assert (extracted.title, extracted.date) == ("Corner shops add parcel lockers", "2022-12-01")
+    assert extracted.text.strip() == "Shops in Leeds now take parcels."
+
+
+def test_dashed_page_numbers_are_dropped():
+    pages = formats._without_running_lines(["– 1 –\nA line of the story.", "- 2 -\nMore of it."])
+    assert pages == ["A line of the story.", "More of it."]
