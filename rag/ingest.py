@@ -316,9 +316,14 @@ def _shorten(line: str, limit: int = 40) -> str:
 
 def read_article(path: Path) -> Article:
     """The article in ``path``, whatever its format; RagError (the reason) when there is none."""
-    extracted = formats.extract(path.read_bytes(), path.name)
+    return article_from_bytes(path.name, path.read_bytes())
+
+
+def article_from_bytes(name: str, data: bytes) -> Article:
+    """The article file ``name`` holding ``data`` would be read as; RagError when none."""
+    extracted = formats.extract(data, name)
     article = clean_article(
-        path.name,
+        name,
         extracted.text,
         kind=extracted.kind,
         title=extracted.title,
@@ -326,7 +331,7 @@ def read_article(path: Path) -> Article:
         date_source=extracted.date_source,
     )
     if not article.body.strip():
-        raise RagError(f"{path.name}: no article text after cleaning")
+        raise RagError(f"{name}: no article text after cleaning")
     return article
 
 

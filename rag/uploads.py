@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import RagError
 from .index import BuildReport
-from .ingest import clean_article
+from .ingest import article_from_bytes
 from .settings import Settings
 
 LEDGER = "uploads.json"  # in the index folder: names of the files the window has added
@@ -95,12 +95,7 @@ class ArticleFolder:
             raise RagError(
                 f"{len(data) / 1e6:.1f} MB is over the {self.settings.upload_max_mb} MB limit"
             )
-        from . import formats
-
-        extracted = formats.extract(data, name)
-        article = clean_article(name, extracted.text, kind=extracted.kind, title=extracted.title)
-        if not article.body.strip():
-            raise RagError("no article text after cleaning")
+        article_from_bytes(name, data)  # the same reading the index will do, or why not
         if (self.folder / name).exists() and not replace:
             raise RagError("an article with this name exists (tick “replace” to overwrite it)")
         return name
@@ -132,7 +127,7 @@ class ArticleFolder:
             accepted[name] = data
         if not accepted:
             return report
-        with self._transaction() as undo:
+        with _Transaction(self.folder) as undo:
             for name, data in accepted.items():
                 target = self.folder / name
                 (report.replaced if target.exists() else report.added).append(name)
@@ -146,12 +141,9 @@ class ArticleFolder:
         name = safe_name(doc_id)
         if name != doc_id or not (self.folder / name).is_file():
             raise RagError(f"no article named {doc_id!r}")
-        with self._transaction() as undo:
+        with _Transaction(self.folder) as undo:
             undo.delete(name)
             return refresh()
-
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self.folder)
 
 
 def safe_or(given: str) -> str:

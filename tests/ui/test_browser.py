@@ -376,8 +376,5 @@ def test_articles_are_added_refused_watched_and_removed(browser, served_private,
         assert name in article_status(page, f"removed {name}")
         assert name not in engine.index.articles
         assert not (engine.settings.seeds_dir / name).exists()
-    except Exception:
-        page.screenshot(path="/tmp/articles-debug.png", full_page=True)
-        raise
     finally:
         page.context.close()
