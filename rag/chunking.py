@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Protocol
 
 from .ingest import Article
 from .nlp import Sentence
@@ -48,6 +49,14 @@ def encoding():
     return tiktoken.get_encoding(ENCODING_NAME)
 
 
+class ModelTokens(Protocol):
+    """The embedding model's token counts (its tokenizer, not tiktoken) and its limit."""
+
+    max_tokens: int
+
+    def count_tokens_batch(self, texts: list[str]) -> list[int]: ...
+
+
 def count_tokens(text: str) -> int:
     return len(encoding().encode(text, disallowed_special=()))
 
@@ -82,15 +91,35 @@ def chunk_article(
     *,
     size: int,
     overlap: int,
-    fits: Callable[[str], bool] = lambda text: True,
+    model: ModelTokens | None = None,
 ) -> list[Chunk]:
     """Pack whole sentences into chunks of at most ``size`` tokens.
 
     Neighbouring chunks share ``overlap`` sentences. A chunk ends mid-sentence
-    only when one sentence alone is over the limit. ``fits`` is a second limit
+    only when one sentence alone is over the limit. ``model`` sets a second limit
     (the embedding model's own sequence length) every chunk must also pass.
     """
     body = article.body
+    fits: Callable[[str], bool] = lambda text: True  # noqa: E731
+    if model is not None:
+        # Each sentence is tokenized once. The model's WordPiece tokenizer splits on
+        # whitespace before anything else, so "title\n" plus sentences joined by spaces
+        # or newlines has exactly the sum of the parts' tokens, plus [CLS] and [SEP].
+        counts = model.count_tokens_batch([article.title] + [s.text for s in sentences])
+        title_tokens = counts[0] - 2
+        prefix = [0]
+        for count in counts[1:]:
+            prefix.append(prefix[-1] + count - 2)
+
+        def model_fits(first: int, last: int) -> bool:
+            return title_tokens + prefix[last + 1] - prefix[first] + 2 <= model.max_tokens
+
+        def fits(text: str) -> bool:
+            return model.count_tokens_batch([text])[0] <= model.max_tokens
+    else:
+
+        def model_fits(first: int, last: int) -> bool:
+            return True
 
     def make(index: int, start: int, end: int, first: int, last: int) -> Chunk:
         return Chunk(
@@ -108,7 +137,7 @@ def chunk_article(
 
     def within(first: int, last: int) -> bool:
         text = body[sentences[first].start : sentences[last].end]
-        return count_tokens(text) <= size and fits(embedding_text(article.title, text))
+        return model_fits(first, last) and count_tokens(text) <= size
 
     chunks: list[Chunk] = []
     first = 0

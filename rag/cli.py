@@ -14,6 +14,9 @@ import click
 from .errors import RagError
 from .settings import Settings, load_settings
 
+# Documents named per line of `rag index` output; a big corpus gets a count for the rest.
+MAX_LISTED = 20
+
 
 class RagGroup(click.Group):
     """Turns every user-caused error into one clear line and a non-zero exit."""
@@ -147,6 +150,14 @@ def index(settings: Settings, rebuild: bool, watch: bool):
             say=say,
         )
 
+    def publish(index) -> None:
+        """Copy the build's vectors to Milvus now, when one is configured (not at first ask)."""
+        if settings.vector_uri:
+            from .vectorstore import open_store
+
+            store = open_store(index, settings.vector_uri)
+            click.echo(f"Milvus: {store.collection} at {store.uri} ({store.size} vectors)")
+
     index, report = build(rebuild)
     click.echo(report.summary())
     for label, docs in (
@@ -155,7 +166,10 @@ def index(settings: Settings, rebuild: bool, watch: bool):
         ("removed", report.removed),
     ):
         if docs:
-            click.echo(f"  {label}: {', '.join(docs)}")
+            shown = ", ".join(docs[:MAX_LISTED])
+            more = f" and {len(docs) - MAX_LISTED} more" if len(docs) > MAX_LISTED else ""
+            click.echo(f"  {label}: {shown}{more}")
+    publish(index)
     if watch:
         from .watch import update_message, watch_corpus
 
@@ -165,11 +179,12 @@ def index(settings: Settings, rebuild: bool, watch: bool):
             nonlocal known
             try:
                 index, report = build(False)
+                if report.wrote:
+                    click.echo(f"{update_message(known, report)} ({report.summary()})")
+                    publish(index)
             except RagError as error:  # e.g. the folder was emptied: say so, keep watching
                 say(f"not re-indexed: {error}")
                 return
-            if report.wrote:
-                click.echo(f"{update_message(known, report)} ({report.summary()})")
             known = set(index.articles)
 
         click.echo(f"Watching {settings.seeds_dir} for changes (Ctrl+C to stop)")
@@ -320,7 +335,9 @@ def evaluate(
         return
     gold = load_gold(gold_path)
     engine = load_engine(settings, allow_rebuild=not no_rebuild)
-    with tqdm(total=len(gold), desc="Evaluating", unit="q", leave=False) as bar:
+    with tqdm(
+        total=len(gold), desc="Evaluating", unit="q", leave=False, disable=not sys.stderr.isatty()
+    ) as bar:
         outcomes = run_eval(engine, gold, k=settings.k, on_step=lambda: bar.update(1))
     report = write_reports(outcomes, out_dir, k=settings.k, gold_path=gold_path)
     o = report["overall"]
@@ -362,7 +379,13 @@ def evaluate_squad(settings: Settings, path: Path, out_dir: Path, *, paragraph_g
     from . import squad
 
     articles, questions = squad.load_squad(path)
-    bar = tqdm(total=len(questions), desc="Evaluating", unit="q", leave=False)
+    bar = tqdm(
+        total=len(questions),
+        desc="Evaluating",
+        unit="q",
+        leave=False,
+        disable=not sys.stderr.isatty(),
+    )
     if paragraph_given:
         from .answering.reader import Reader
 

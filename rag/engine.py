@@ -15,6 +15,7 @@ from .pipeline import AskResult, ask
 from .question import normalise_question
 from .retrieve import Hit, HybridRetriever, Query, Retriever
 from .settings import Settings
+from .vectorstore import VectorStore, open_store
 
 
 class Engine:
@@ -47,8 +48,9 @@ class Engine:
             show_progress=show_progress,
             say=say,
         )
-        self.retriever: Retriever = HybridRetriever(self.index)
-        self.evidence = EvidenceIndex(self.index)
+        self.store: VectorStore = open_store(self.index, settings.vector_uri)
+        self.retriever: Retriever = HybridRetriever(self.index, store=self.store)
+        self.evidence = EvidenceIndex(self.index, self.embedder)
         self.language = LanguageCheck.from_index(self.index)
         self.answerer: Answerer = make_answerer(settings, self.evidence)
         # ask() takes the index's parts together under this lock; refresh() swaps them whole.
@@ -71,12 +73,13 @@ class Engine:
             )
             if not report.wrote:
                 return report
-            retriever = HybridRetriever(index)
-            evidence = EvidenceIndex(index)
+            store = open_store(index, self.settings.vector_uri)
+            retriever = HybridRetriever(index, store=store)
+            evidence = EvidenceIndex(index, self.embedder)
             language = LanguageCheck.from_index(index)
             answerer = rebind_answerer(self.answerer, evidence)
             with self._swap:
-                self.index, self.build_report = index, report
+                self.index, self.build_report, self.store = index, report, store
                 self.retriever, self.evidence, self.language = retriever, evidence, language
                 self.answerer = answerer
             return report

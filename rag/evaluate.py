@@ -120,7 +120,8 @@ def retrieval_scores(engine, item: GoldItem, rewritten: str, k: int) -> dict:
     relevant = set(item.sources)
     scores = {}
     for name, retriever_type in RETRIEVERS.items():
-        hits = retriever_type(engine.index).search(query, k=max(k, 4 * NDCG_DEPTH))
+        retriever = retriever_type(engine.index, store=engine.store)
+        hits = retriever.search(query, k=max(k, 4 * NDCG_DEPTH))
         docs = [h.chunk.doc_id for h in hits]
         scores[name] = {
             "recall_at_k": metrics.recall_at_k(docs, relevant, k),

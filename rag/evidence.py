@@ -1,21 +1,25 @@
 """Sentence-level evidence: every sentence's terms, vector and context, scored against a question.
 
-Built once per loaded index (no spaCy, no model calls): the answerer only does
-dot products and set look-ups per question.
+Built once per loaded index (no spaCy, no model calls). Sentence vectors are not in the
+index: a build embeds each article once, for its chunks, and a sentence's vector is made
+the first time an answerer reads it (``SentenceVectors``), exactly as it was once made at
+build time, and kept.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
-from .chunking import Chunk
+from .chunking import Chunk, embedding_text
+from .embedding import Embedder
 from .index import Index
-from .nlp import Sentence
+from .nlp import EntityFinder, Sentence
 from .question import AnalysedQuestion
 from .terms import STOP_WORDS, countries, initialisms, stem, terms, without_rank_positions, words
 
@@ -41,9 +45,38 @@ class ScoredSentence:
         return self.dense + self.coverage
 
 
-class EvidenceIndex:
-    def __init__(self, index: Index) -> None:
+class SentenceVectors:
+    """Each sentence's vector (under its article's title), embedded when first asked for."""
+
+    def __init__(self, index: Index, embedder: Embedder, *, keep: int = 200_000) -> None:
         self.index = index
+        self.embedder = embedder
+        self.keep = keep
+        self._vectors: dict[tuple[str, int], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def of(self, doc_id: str, rows: range) -> dict[int, np.ndarray]:
+        with self._lock:
+            missing = [i for i in rows if (doc_id, i) not in self._vectors]
+        if missing:
+            # The title gives "the company took third place" the company it means.
+            title = self.index.articles[doc_id].title
+            sentences = self.index.sentences[doc_id]
+            made = self.embedder.encode([embedding_text(title, sentences[i].text) for i in missing])
+            with self._lock:
+                if len(self._vectors) + len(missing) > self.keep:
+                    self._vectors.clear()
+                self._vectors.update({(doc_id, i): v for i, v in zip(missing, made, strict=True)})
+        with self._lock:
+            return {i: self._vectors[(doc_id, i)] for i in rows}
+
+
+class EvidenceIndex:
+    def __init__(self, index: Index, embedder: Embedder) -> None:
+        self.index = index
+        self.vectors = SentenceVectors(index, embedder)
+        # Named entities, for the rules answerer only: found when it first reads a paragraph.
+        self.entities = EntityFinder({d: a.body for d, a in index.articles.items()})
         self.sentence_terms: dict[str, list[frozenset[str]]] = {
             doc_id: [
                 frozenset(terms(s.text)) | frozenset(terms(" ".join(s.lemmas))) | countries(s.text)
@@ -88,9 +121,18 @@ class EvidenceIndex:
         return self.idf.get(term, self.unseen_idf)
 
     def score_sentences(
-        self, question: AnalysedQuestion, query_vector: np.ndarray, chunks: list[Chunk]
+        self,
+        question: AnalysedQuestion,
+        query_vector: np.ndarray,
+        chunks: list[Chunk],
+        *,
+        similarity: bool = True,
     ) -> list[ScoredSentence]:
-        """Every sentence of the retrieved chunks, scored; best first."""
+        """Every sentence of the retrieved chunks, scored; best first.
+
+        ``similarity=False`` leaves ``dense`` at 0 and embeds nothing, for a caller that
+        reads only the term checks (``missing_required``).
+        """
         seen: set[tuple[str, int]] = set()
         scored: list[ScoredSentence] = []
         total = sum(self.weight(t.stem) for t in question.terms) or 1.0
@@ -101,7 +143,8 @@ class EvidenceIndex:
         for rank, chunk in enumerate(chunks, start=1):
             doc_id = chunk.doc_id
             sentences = self.index.sentences[doc_id]
-            vectors = self.index.sentence_vectors[doc_id]
+            rows = range(chunk.first_sentence, chunk.last_sentence + 1)
+            vectors = self.vectors.of(doc_id, rows) if similarity else {}
             topic = self.topic_terms[doc_id]
             for i in range(chunk.first_sentence, chunk.last_sentence + 1):
                 if (doc_id, i) in seen:
@@ -144,7 +187,7 @@ class EvidenceIndex:
                     ScoredSentence(
                         sentence=sentences[i],
                         chunk=chunk,
-                        dense=float(vectors[i] @ query_vector),
+                        dense=float(vectors[i] @ query_vector) if similarity else 0.0,
                         coverage=gained / total,
                         states_predicate=self._states_predicate(question, own),
                         terms=own,
@@ -172,8 +215,8 @@ class EvidenceIndex:
     def best_sentence(self, chunk: Chunk, query_vector: np.ndarray) -> Sentence:
         """The sentence of ``chunk`` most similar to the question (for related reading)."""
         sentences = self.index.sentences[chunk.doc_id]
-        vectors = self.index.sentence_vectors[chunk.doc_id]
         rows = range(chunk.first_sentence, chunk.last_sentence + 1)
+        vectors = self.vectors.of(chunk.doc_id, rows)
         return sentences[max(rows, key=lambda i: float(vectors[i] @ query_vector))]
 
 
@@ -229,6 +272,18 @@ _ORDINAL = re.compile(
 )
 
 
+_PERIOD = re.compile(r"\s+(half|quarter)\b", re.I)
+
+
 def _ordinals(text: str) -> frozenset[str]:
-    """Ordinal words of ``text`` other than ranks ("the second plant", not "second place")."""
-    return frozenset(m.group(1).lower() for m in _ORDINAL.finditer(without_rank_positions(text)))
+    """Ordinal words of ``text`` other than ranks ("the second plant", not "second place").
+
+    One that names a period counts with it ("first half"): the first half of a year says
+    nothing about a first plant, and a second half is not a first half.
+    """
+    text = without_rank_positions(text)
+    found = set()
+    for match in _ORDINAL.finditer(text):
+        period = _PERIOD.match(text, match.end())
+        found.add(match.group(1).lower() + (f" {period.group(1).lower()}" if period else ""))
+    return frozenset(found)

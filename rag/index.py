@@ -7,10 +7,9 @@ Layout under the index folder::
     builds/<id>/manifest.json   format, model + weights hash, chunking, per-doc hashes,
                                 size and checksum of every other file of the build
     builds/<id>/manifest.sha256 sha256 of manifest.json (``sha256sum -c`` reads it)
-    builds/<id>/documents.jsonl cleaned articles with their sentences and entities
+    builds/<id>/documents.jsonl cleaned articles with their sentences and lemmas
     builds/<id>/chunks.jsonl    chunk records (span, sentences) in FAISS row order
     builds/<id>/chunks.faiss    normalised chunk embeddings, exact inner product
-    builds/<id>/sentences.npy   normalised sentence embeddings (for the answerer)
     builds/<id>/bm25/           bm25s index over the same chunks
 
 A build writes a fresh ``builds/.tmp-*`` folder and only then repoints
@@ -28,8 +27,11 @@ import fcntl
 import hashlib
 import json
 import os
+import queue
 import re
 import shutil
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -40,19 +42,26 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunking import ENCODING_NAME, Chunk, chunk_article, embedding_text
-from .embedding import Embedder
+from .chunking import ENCODING_NAME, Chunk, chunk_article
+from .embedding import Embedder, SpanRequest, encode_spans
 from .errors import RagError
 from .ingest import CLEANING_VERSION, Article, Corpus
-from .nlp import Entity, Sentence, analyse
+from .nlp import Sentence, analyse_many
 from .settings import Settings
 from .terms import terms
+from .vectorstore import FaissStore, build_faiss_index
 
 # 3: BM25 terms include ranks ("top spot" -> rank1), "one of" is no count
 # 4: the manifest lists every file's checksum; manifest.sha256 beside it
-FORMAT_VERSION = 4
+# 5: sentences without named entities (found when the rules answerer asks, rag/nlp.py)
+#    and without vectors (made when an answerer reads them, rag/evidence.py)
+FORMAT_VERSION = 5
 # Bump when what is embedded changes (e.g. the text a sentence vector is made from).
-EMBEDDING_RECIPE = 2
+# 3: each article's text runs through the model once, in windows of EMBED_WINDOW tokens;
+#    chunk vectors are mean-pooled from those token states.
+EMBEDDING_RECIPE = 3
+# Body tokens per model window. Chosen on the SQuAD tuning articles (README, "Indexing").
+EMBED_WINDOW = 192
 CURRENT = "current"
 BUILDS = "builds"
 LOCK_FILE = ".build.lock"
@@ -73,13 +82,12 @@ class Index:
     manifest: dict
     articles: dict[str, Article]
     sentences: dict[str, list[Sentence]]
-    sentence_vectors: dict[str, np.ndarray]
     chunks: list[Chunk]
-    dense: object  # faiss.Index, rows aligned with ``chunks``
+    dense: FaissStore  # rows aligned with ``chunks``; the source of any other store's copy
     bm25: object  # bm25s.BM25, documents aligned with ``chunks``
 
     def chunk_vectors(self) -> np.ndarray:
-        return self.dense.reconstruct_n(0, self.dense.ntotal)
+        return self.dense.vectors()
 
 
 @dataclass
@@ -116,6 +124,7 @@ def expected_config(settings: Settings, embedder: Embedder) -> dict:
         "format_version": FORMAT_VERSION,
         "cleaning_version": CLEANING_VERSION,
         "embedding_recipe": EMBEDDING_RECIPE,
+        "embed_window": EMBED_WINDOW,
         "model": {"name": embedder.name, "weights_sha256": embedder.weights_sha256},
         "chunking": {
             "encoding": ENCODING_NAME,
@@ -200,6 +209,7 @@ MANIFEST_SHAPE: dict = {
     "format_version": int,
     "cleaning_version": int,
     "embedding_recipe": int,
+    "embed_window": int,
     "model": {"name": str, "weights_sha256": str},
     "model_details": {"max_tokens": int, "dimension": int},
     "chunking": {"encoding": str, "chunk_size": int, "chunk_overlap": int},
@@ -340,7 +350,6 @@ def load_index(index_dir: Path) -> Index:
 
 def _load_build(index_dir: Path, root: Path) -> Index:
     import bm25s
-    import faiss
 
     try:
         manifest = verify_build(root)
@@ -359,14 +368,12 @@ def _load_build(index_dir: Path, root: Path) -> Index:
                     start=s,
                     end=e,
                     text=article.body[s:e],
-                    entities=tuple(Entity(*ent) for ent in ents),
                     lemmas=tuple(lemmas),
                 )
-                for s, e, ents, lemmas in doc_sentences
+                for s, e, lemmas in doc_sentences
             ]
         chunks = [Chunk(**record) for record in _read_jsonl(root / "chunks.jsonl")]
-        dense = faiss.read_index(str(root / "chunks.faiss"))
-        flat_vectors = np.load(root / "sentences.npy")
+        dense = FaissStore.load(root / "chunks.faiss")
         bm25 = bm25s.BM25.load(str(root / "bm25"), show_progress=False)
     # Every file passed its checksum, so a failure here means the build itself wrote
     # something this version cannot read (or a library changed its format): any
@@ -374,19 +381,14 @@ def _load_build(index_dir: Path, root: Path) -> Index:
     # reach the user as click's bare "Aborted!").
     except Exception as error:
         raise IndexUnusable(f"index in {index_dir} is unreadable ({_one_line(error)})") from None
-    sentence_vectors, row = {}, 0
-    for doc_id, doc_sentences in sentences.items():
-        sentence_vectors[doc_id] = flat_vectors[row : row + len(doc_sentences)]
-        row += len(doc_sentences)
     counts = manifest.get("counts", {})
     if (
-        dense.ntotal != len(chunks)
-        or row != len(flat_vectors)
+        dense.size != len(chunks)
         or counts.get("chunks") != len(chunks)
         or counts.get("documents") != len(articles)
     ):
         raise IndexUnusable(f"index in {index_dir} is inconsistent (counts do not match)")
-    return Index(root, manifest, articles, sentences, sentence_vectors, chunks, dense, bm25)
+    return Index(root, manifest, articles, sentences, chunks, dense, bm25)
 
 
 def _one_line(error: BaseException) -> str:
@@ -447,6 +449,8 @@ def remove_stale_temporaries(index_dir: Path) -> None:
 def _progress(iterable, *, desc: str, total: int, enabled: bool):
     from tqdm import tqdm
 
+    # Only on a terminal: a log file would get one line per update.
+    enabled = enabled and sys.stderr.isatty()
     return tqdm(iterable, desc=desc, total=total, disable=not enabled, unit="doc", leave=False)
 
 
@@ -494,6 +498,9 @@ def _build_locked(
     if previous is not None:
         old_hashes = {d: i["content_hash"] for d, i in previous.manifest["documents"].items()}
         old_rows = {c.chunk_id: row for row, c in enumerate(previous.chunks)}
+        previous_chunks: dict[str, list[Chunk]] = {}
+        for chunk in previous.chunks:
+            previous_chunks.setdefault(chunk.doc_id, []).append(chunk)
         old_chunk_vectors = previous.chunk_vectors()
     current_ids = {a.doc_id for a in corpus.articles}
     report.removed = sorted(set(old_hashes) - current_ids)
@@ -507,34 +514,55 @@ def _build_locked(
         report.seconds = time.perf_counter() - started
         return report
 
-    fits = lambda text: embedder.count_tokens(text) <= embedder.max_tokens  # noqa: E731
+    def unchanged(article: Article) -> bool:
+        return previous is not None and old_hashes.get(article.doc_id) == article.content_hash
+
+    changed = [a for a in corpus.articles if not unchanged(a)]
+    if changed:
+        # Load the model before spaCy's thread starts: loading it while another thread
+        # allocates left the process ~300 MB larger (measured on 200 articles).
+        embedder.encode(["warm-up"])
+    # Sentences of changed articles, spaCy batching paragraphs across articles.
+    analysed = analyse_many((a.doc_id, a.body) for a in changed)
+    plans: dict[str, tuple[list[Sentence], list[Chunk]]] = {}
+
+    def requests() -> Iterator[SpanRequest]:
+        for article in changed:
+            doc_id, sentences = next(analysed)
+            chunks = chunk_article(
+                article,
+                sentences,
+                size=settings.chunk_size,
+                overlap=settings.chunk_overlap,
+                model=embedder,
+            )
+            plans[doc_id] = (sentences, chunks)
+            spans = [(c.start, c.end) for c in chunks]
+            yield SpanRequest(
+                article.title, article.body, spans, [x.start for x in sentences], EMBED_WINDOW
+            )
+
+    # Every changed article's text goes through the model once; its chunks' vectors are
+    # pooled from those token states (rag/embedding.py, "encode_spans"). spaCy (one core,
+    # in Python) prepares articles in a thread while the model (native code, which lets go
+    # of the GIL) embeds the ones before: the two overlap instead of taking turns.
+    encoded = encode_spans(embedder, _ahead(requests(), AHEAD))
     all_chunks: list[Chunk] = []
     chunk_vectors: list[np.ndarray] = []
     doc_sentences: dict[str, list[Sentence]] = {}
-    sentence_vectors: list[np.ndarray] = []
     for article in _progress(
         corpus.articles, desc="Indexing", total=len(corpus.articles), enabled=show_progress
     ):
-        unchanged = previous is not None and old_hashes.get(article.doc_id) == article.content_hash
-        if unchanged:
+        if unchanged(article):
             sentences = previous.sentences[article.doc_id]
-        else:
-            sentences = analyse(article.doc_id, article.body)
-        chunks = chunk_article(
-            article, sentences, size=settings.chunk_size, overlap=settings.chunk_overlap, fits=fits
-        )
-        if unchanged and all(c.chunk_id in old_rows for c in chunks):
+            chunks = [c for c in previous_chunks.get(article.doc_id, [])]
             report.reused.append(article.doc_id)
             chunk_vectors.append(old_chunk_vectors[[old_rows[c.chunk_id] for c in chunks]])
-            sentence_vectors.append(previous.sentence_vectors[article.doc_id])
         else:
+            vectors = next(encoded)
+            sentences, chunks = plans.pop(article.doc_id)
             report.embedded.append(article.doc_id)
-            chunk_vectors.append(embedder.encode([c.embedding_text() for c in chunks]))
-            # Sentences are embedded under their title too: "the company took third
-            # place" only means something once the reader knows which company.
-            sentence_vectors.append(
-                embedder.encode([embedding_text(article.title, s.text) for s in sentences])
-            )
+            chunk_vectors.append(vectors)
         doc_sentences[article.doc_id] = sentences
         all_chunks.extend(chunks)
 
@@ -545,7 +573,7 @@ def _build_locked(
         doc_sentences=doc_sentences,
         chunks=all_chunks,
         chunk_vectors=np.vstack(chunk_vectors),
-        sentence_vectors=np.vstack(sentence_vectors),
+        ann_threshold=settings.ann_threshold,
         before_swap=before_swap,
     )
     report.documents, report.chunks = len(corpus.articles), len(all_chunks)
@@ -555,6 +583,46 @@ def _build_locked(
     return report
 
 
+# Articles spaCy may prepare before the model embeds them; bounds the memory they hold.
+AHEAD = 64
+_DONE = object()
+
+
+def _ahead(items: Iterator, size: int) -> Iterator:
+    """``items``, produced by a background thread up to ``size`` ahead of the consumer.
+
+    An exception in the thread is raised in the consumer; a consumer that stops early
+    (an error of its own) makes the thread stop at its next item.
+    """
+    ahead: queue.Queue = queue.Queue(maxsize=size)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ahead.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ahead.put(_DONE)
+        except BaseException as error:  # handed to the consumer, raised there
+            ahead.put(error)
+
+    worker = threading.Thread(target=produce, name="rag-index-prepare", daemon=True)
+    worker.start()
+    try:
+        while (item := ahead.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+
+
 def _manifest(corpus, doc_sentences, chunks, settings, embedder) -> dict:
     per_doc_chunks: dict[str, int] = {}
     for chunk in chunks:
@@ -562,7 +630,11 @@ def _manifest(corpus, doc_sentences, chunks, settings, embedder) -> dict:
     return {
         **expected_config(settings, embedder),
         "model_details": {"max_tokens": embedder.max_tokens, "dimension": embedder.dimension},
-        "dense_index": "IndexFlatIP (exact inner product over normalised vectors)",
+        "dense_index": (
+            "IndexFlatIP (exact inner product over normalised vectors)"
+            if len(chunks) <= settings.ann_threshold
+            else f"IndexIVFFlat (approximate, above ann_threshold={settings.ann_threshold})"
+        ),
         "documents": {
             a.doc_id: {
                 "content_hash": a.content_hash,
@@ -590,7 +662,7 @@ def _write_build(
     doc_sentences: dict[str, list[Sentence]],
     chunks: list[Chunk],
     chunk_vectors: np.ndarray,
-    sentence_vectors: np.ndarray,
+    ann_threshold: int,
     before_swap: Callable[[Path], None] | None,
 ) -> None:
     import bm25s
@@ -607,17 +679,14 @@ def _write_build(
                 record = asdict(article)
                 record.pop("dropped")
                 record["sentences"] = [
-                    [s.start, s.end, [[e.start, e.end, e.label] for e in s.entities], s.lemmas]
-                    for s in doc_sentences[article.doc_id]
+                    [s.start, s.end, s.lemmas] for s in doc_sentences[article.doc_id]
                 ]
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as handle:
             for chunk in chunks:
                 handle.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
-        dense = faiss.IndexFlatIP(chunk_vectors.shape[1])
-        dense.add(chunk_vectors)
+        dense = build_faiss_index(chunk_vectors, ann_threshold=ann_threshold)
         faiss.write_index(dense, str(tmp / "chunks.faiss"))
-        np.save(tmp / "sentences.npy", sentence_vectors)
         bm25 = bm25s.BM25()
         bm25.index([terms(c.embedding_text()) or ["<empty>"] for c in chunks], show_progress=False)
         bm25.save(str(tmp / "bm25"), show_progress=False)

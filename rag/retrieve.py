@@ -11,6 +11,7 @@ from .chunking import Chunk
 from .embedding import Embedder
 from .index import Index
 from .terms import terms
+from .vectorstore import VectorStore
 
 RRF_K = 60  # the constant from Cormack et al. (2009); damps the weight of top ranks
 
@@ -55,12 +56,13 @@ def _top(scores: np.ndarray, depth: int) -> list[int]:
 
 
 class DenseRetriever:
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, *, store: VectorStore | None = None) -> None:
         self.index = index
+        self.store = store or index.dense
 
     def ranking(self, query: Query, depth: int) -> tuple[list[int], np.ndarray]:
-        depth = min(depth, self.index.dense.ntotal)
-        scores, rows = self.index.dense.search(query.vector.reshape(1, -1), depth)
+        depth = min(depth, self.store.size)
+        scores, rows = self.store.search(query.vector.reshape(1, -1), depth)
         return [int(r) for r in rows[0] if r >= 0], scores[0]
 
     def search(self, query: Query, *, k: int) -> list[Hit]:
@@ -72,7 +74,8 @@ class DenseRetriever:
 
 
 class BM25Retriever:
-    def __init__(self, index: Index) -> None:
+    # ``store`` is accepted, and unused, so that every retriever is built the same way.
+    def __init__(self, index: Index, *, store: VectorStore | None = None) -> None:
         self.index = index
         self.vocabulary = index.bm25.vocab_dict
 
@@ -104,10 +107,16 @@ class HybridRetriever:
     """
 
     def __init__(
-        self, index: Index, *, depth: int = 30, rrf_k: int = RRF_K, quota: int = 1
+        self,
+        index: Index,
+        *,
+        depth: int = 30,
+        rrf_k: int = RRF_K,
+        quota: int = 1,
+        store: VectorStore | None = None,
     ) -> None:
         self.index = index
-        self.dense = DenseRetriever(index)
+        self.dense = DenseRetriever(index, store=store)
         self.bm25 = BM25Retriever(index)
         self.depth = depth
         self.rrf_k = rrf_k

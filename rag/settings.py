@@ -30,6 +30,12 @@ class Settings:
     # (a folder indexed from the CLI has no cap).
     upload_max_mb: int = 10
     upload_cap: int = 200
+    # Above this many passages the dense index is approximate (FAISS IVF, recall@10 >= 0.95
+    # measured at 1M; README "Search at scale"); at or below it, exact.
+    ann_threshold: int = 200_000
+    # Where dense search runs: empty for FAISS in the index folder; a Milvus Lite file
+    # ("index/milvus.db") or a Milvus server ("http://host:19530"), see rag/vectorstore.py.
+    vector_uri: str = ""
     # Optional LLM backend (OpenAI-compatible endpoint); empty means none.
     llm_url: str = ""
     llm_model: str = ""
@@ -51,6 +57,8 @@ class Settings:
             raise RagError(f"feedback cap must be 0 or more votes, got {self.feedback_cap}")
         if self.upload_max_mb < 1 or self.upload_cap < 0:
             raise RagError("upload_max_mb must be 1 or more and upload_cap 0 or more")
+        if self.ann_threshold < 0:
+            raise RagError(f"ann_threshold must be 0 or more passages, got {self.ann_threshold}")
         if self.k < 1 or self.k > 50:
             raise RagError(f"k must be between 1 and 50, got {self.k}")
 

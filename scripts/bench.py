@@ -1,6 +1,9 @@
 """Speed and memory benchmark: prints figures, asserts nothing.
 
     .venv/bin/python scripts/bench.py [--gold evals/gold.jsonl] [--repeat 5] [--load-only]
+    .venv/bin/python scripts/bench.py --corpus DIR_OR_SQUAD.json [--articles 1000]
+
+With ``--corpus``: the scale benchmark instead (see ``scale_benchmark``).
 
 Measures, in one process so the ratios compare like with like:
 - a from-scratch index build of the seeds (into a temporary folder);
@@ -104,7 +107,19 @@ def main() -> None:
     parser.add_argument("--gold", type=Path, default=Path("evals/gold.jsonl"))
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--load-only", action="store_true", help="Only the index figures.")
+    parser.add_argument(
+        "--corpus",
+        type=Path,
+        help="Scale benchmark over this folder of articles, or articles cut from this "
+        "SQuAD-format file (--paragraphs each).",
+    )
+    parser.add_argument("--articles", type=int, default=0, help="With --corpus: at most N.")
+    parser.add_argument("--paragraphs", type=int, default=5, help="Paragraphs per SQuAD article.")
+    parser.add_argument("--questions", type=int, default=100, help="Warm ask questions.")
     args = parser.parse_args()
+    if args.corpus:
+        scale_benchmark(args)
+        return
 
     settings = load_settings()
     questions = [
@@ -220,6 +235,151 @@ def print_ask_figures(engine: Engine, embedder: Embedder, questions: list[str], 
     )
     print("target:                warm ask p95 <= 400 ms, peak RSS <= 1.5 GB")
     print(f"peak memory (RSS):     {peak_mb:.0f} MB")
+
+
+def cut_squad_articles(source: Path, folder: Path, *, count: int, paragraphs: int) -> list[str]:
+    """Write articles of ``paragraphs`` consecutive paragraphs of each SQuAD article.
+
+    Returns questions asked about the paragraphs used (answerable ones first), for the
+    warm ``ask`` figures. Titles are "<Wikipedia title> (part N)"; no dates.
+    """
+    data = json.loads(source.read_text(encoding="utf-8"))["data"]
+    folder.mkdir(parents=True, exist_ok=True)
+    written, questions = 0, []
+    for article in data:
+        contexts = article["paragraphs"]
+        for part in range(0, len(contexts) - paragraphs + 1, paragraphs):
+            if count and written >= count:
+                return questions
+            chosen = contexts[part : part + paragraphs]
+            title = article["title"].replace("_", " ")
+            body = "\n\n".join(p["context"].strip() for p in chosen)
+            name = f"{written:05d}.txt"
+            (folder / name).write_text(f"{title} (part {part // paragraphs + 1})\n\n{body}\n")
+            questions += [q["question"] for p in chosen for q in p["qas"] if q["answers"]][:2]
+            written += 1
+    return questions
+
+
+def _child(code: str, *args: str) -> tuple[float, float, str]:
+    """Run ``code`` in a fresh Python; its wall seconds, peak RSS (MB) and stdout."""
+    import subprocess
+    import sys
+
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+    wall = time.perf_counter() - started
+    if done.returncode:
+        raise SystemExit(f"benchmark step failed:\n{done.stderr[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return wall, peak, done.stdout
+
+
+# A bare fp32 sentence-transformers encode of every paragraph (batch 64), torch on the
+# same cores: the yardstick a build is compared with. Prints seconds of the encode alone.
+_BARE_ENCODE = """
+import sys, time, torch
+from pathlib import Path
+from sentence_transformers import SentenceTransformer
+from rag.embedding import model_dir
+from rag.ingest import read_corpus
+torch.set_num_threads(2)
+corpus = read_corpus(Path(sys.argv[1]))
+texts = [p for a in corpus.articles for p in a.body.split("\\n") if p.strip()]
+model = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
+model.encode(texts[:8], batch_size=64)
+started = time.perf_counter()
+model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
+print(time.perf_counter() - started, len(texts))
+"""
+
+_BUILD = """
+import sys
+from rag.cli import cli
+sys.argv = ["rag", "index", "--rebuild", "--seeds", sys.argv[1], "--index-dir", sys.argv[2]]
+cli()
+"""
+
+
+def scale_benchmark(args) -> None:
+    """Build time per article and chunk, the build against one bare encode of the same
+    text (same run), peak RSS of the build, warm ``ask`` p50/p95 and cold ``rag ask``.
+
+    The build runs as ``rag index --rebuild`` in its own process, so its peak RSS is the
+    command's own; the bare encode runs in another process just after it.
+    """
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        if args.corpus.is_file():
+            articles_dir = work / "articles"
+            questions = cut_squad_articles(
+                args.corpus, articles_dir, count=args.articles, paragraphs=args.paragraphs
+            )
+            source = f"{args.corpus} ({args.paragraphs} paragraphs an article)"
+        else:
+            articles_dir = work / "articles"
+            names = sorted(p for p in args.corpus.iterdir() if p.is_file())
+            articles_dir.mkdir()
+            for path in names[: args.articles or None]:
+                shutil.copy(path, articles_dir / path.name)
+            questions = [
+                json.loads(line)["question"]
+                for line in args.gold.read_text().splitlines()
+                if line.strip()
+            ]
+            source = str(args.corpus)
+        index_dir = work / "index"
+        build_wall, build_peak, out = _child(_BUILD, str(articles_dir), str(index_dir))
+        encode_wall, _, encoded = _child(_BARE_ENCODE, str(articles_dir))
+        bare_seconds, paragraphs = encoded.split()
+        manifest = json.loads((index_dir / CURRENT / "manifest.json").read_text())
+        documents, chunks = manifest["counts"]["documents"], manifest["counts"]["chunks"]
+
+        settings = load_settings().with_overrides(seeds_dir=articles_dir, index_dir=index_dir)
+        engine = Engine(settings, allow_rebuild=False)
+        asked = questions[: args.questions]
+        for question in asked[:5]:
+            engine.ask(question)
+        times = []
+        for question in asked:
+            started = time.perf_counter()
+            engine.ask(question)
+            times.append((time.perf_counter() - started) * 1000)
+        env = {**os.environ, "RAG_SEEDS_DIR": str(articles_dir), "RAG_INDEX_DIR": str(index_dir)}
+        started = time.perf_counter()
+        subprocess.run(
+            [str(Path(sys.executable).parent / "rag"), "ask", asked[0], "--no-rebuild"],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        cold = time.perf_counter() - started
+
+    print(f"corpus:                {source}: {documents} articles, {paragraphs} paragraphs")
+    print(f"index build:           {build_wall:.1f} s (`rag index --rebuild`, whole command)")
+    print(
+        f"  per article / chunk: {build_wall / documents * 1000:.0f} ms / "
+        f"{build_wall / chunks * 1000:.1f} ms ({chunks} chunks)"
+    )
+    print(
+        f"bare fp32 encode:      {float(bare_seconds):.1f} s (sentence-transformers, torch, "
+        f"batch 64, every paragraph once)"
+    )
+    print(f"build / bare encode:   {build_wall / float(bare_seconds):.2f}x (target <= 1.0x)")
+    print(f"peak RSS of the build: {build_peak:.0f} MB (target <= 800 MB at 1,000 articles)")
+    print(
+        f"warm ask:              p50 {statistics.median(times):.0f} ms  "
+        f"p95 {statistics.quantiles(times, n=20)[-1]:.0f} ms ({len(times)} questions)"
+    )
+    print(f"cold `rag ask`:        {cold:.1f} s (a new process: imports, index load, answer)")
+    del out
 
 
 if __name__ == "__main__":

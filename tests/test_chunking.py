@@ -53,13 +53,31 @@ def test_overlong_sentence_is_split_by_tokens():
     assert all(article.body[c.start : c.end] == c.text for c in chunks)
 
 
-def test_model_limit_is_enforced(article_and_sentences):
+@pytest.mark.parametrize("limit", [24, 40, 256])
+def test_model_limit_is_enforced(article_and_sentences, embedder, limit):
     article, sentences = article_and_sentences
-    chunks = chunk_article(
-        article, sentences, size=512, overlap=0, fits=lambda text: len(text) <= 120
-    )
-    assert len(chunks) > 1
-    assert all(len(c.embedding_text()) <= 120 for c in chunks)
+
+    class Limited:
+        max_tokens = limit
+        count_tokens_batch = staticmethod(embedder.count_tokens_batch)
+
+    chunks = chunk_article(article, sentences, size=512, overlap=0, model=Limited())
+    if limit < 256:
+        assert len(chunks) > 1
+    assert all(embedder.count_tokens(c.embedding_text()) <= limit for c in chunks)
+
+
+def test_model_tokens_of_a_chunk_are_the_sum_of_its_sentences(engine, embedder):
+    """What lets the chunker tokenize each sentence once (rag/chunking.py)."""
+    for chunk in engine.index.chunks:
+        sentences = engine.index.sentences[chunk.doc_id]
+        if chunk.text != engine.index.articles[chunk.doc_id].body[chunk.start : chunk.end]:
+            continue
+        parts = [chunk.title] + [
+            s.text for s in sentences[chunk.first_sentence : chunk.last_sentence + 1]
+        ]
+        summed = sum(count - 2 for count in embedder.count_tokens_batch(parts)) + 2
+        assert summed == embedder.count_tokens(chunk.embedding_text()), chunk.chunk_id
 
 
 def test_chunk_ids_are_stable(article_and_sentences):

@@ -172,7 +172,7 @@ def test_manifest_lists_every_file_of_the_build_with_its_checksum(built):
     folder = load_index(built.index_dir).directory
     manifest = json.loads((folder / "manifest.json").read_text())
     on_disk = build_files(folder)
-    assert {"chunks.faiss", "sentences.npy", "documents.jsonl", "bm25/vocab.index.json"} <= set(
+    assert {"chunks.faiss", "chunks.jsonl", "documents.jsonl", "bm25/vocab.index.json"} <= set(
         on_disk
     )
     assert sorted(manifest["files"]) == on_disk  # everything but the manifest pair itself

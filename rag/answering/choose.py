@@ -138,7 +138,9 @@ class ReaderAnswerer:
         A span about another company, country or year answers a different question. The
         passages' sentences are scored once, however many candidates there are.
         """
-        scored = self.evidence.score_sentences(question, query.vector, [h.chunk for h in hits])
+        scored = self.evidence.score_sentences(
+            question, query.vector, [h.chunk for h in hits], similarity=False
+        )
         lacking = [
             (s.sentence.doc_id, s.sentence.start, s.sentence.end)
             for s in scored

@@ -251,7 +251,7 @@ class ExtractiveAnswerer:
         self, sentence: Sentence, question: AnalysedQuestion, stems: set[str]
     ) -> tuple[Span, int] | None:
         return best_span(
-            sentence,
+            self.evidence.entities.with_entities(sentence),
             question.kind,
             stems,
             question.prefer,
