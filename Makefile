@@ -21,6 +21,8 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: a looser requirement would pull several GB of CUDA packages.
 	$(BIN)/pip install --quiet "torch==2.13.0"
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# Export the embedding model to ONNX now (once, into ~/.cache/rag), not at first use.
+	$(BIN)/python -c "from rag.embedding import Embedder; Embedder().encode(['ready'])"
 	touch $(STAMP)
 
 demo: setup

@@ -95,14 +95,6 @@ def export_folder(root: Path | None = None) -> Path:
     return (root or cache_dir()) / f"embedder-{MODEL_SHA256[:16]}-v{EXPORT_VERSION}"
 
 
-def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """sentence-transformers' mean pooling then L2 normalisation, in numpy."""
-    weights = mask[:, :, None].astype(np.float32)
-    summed = (hidden * weights).sum(axis=1)
-    pooled = summed / np.clip(weights.sum(axis=1), 1e-9, None)
-    return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-
-
 def _hidden_states_module(model):
     import torch
 
@@ -216,35 +208,17 @@ class _OnnxEncoder:
         return [e.ids for e in self.tokenizer.encode_batch(texts)]
 
     def encode(self, texts: list[str], batch_size: int = BATCH) -> np.ndarray:
-        ids = self.token_ids(texts)
-        # Longest first, as sentence-transformers does: batches of like lengths pad least.
-        order = sorted(range(len(ids)), key=lambda i: -len(ids[i]))
-        out = np.zeros((len(ids), 0), dtype=np.float32)
-        for at in range(0, len(order), batch_size):
-            rows = order[at : at + batch_size]
-            width = max(len(ids[i]) for i in rows)
-            batch = np.zeros((len(rows), width), dtype=np.int64)
-            mask = np.zeros((len(rows), width), dtype=np.int64)
-            for r, i in enumerate(rows):
-                batch[r, : len(ids[i])] = ids[i]
-                mask[r, : len(ids[i])] = 1
-            (hidden,) = self.session.run(
-                None,
-                {
-                    "input_ids": batch,
-                    "attention_mask": mask,
-                    "token_type_ids": np.zeros_like(batch),
-                },
-            )
-            vectors = mean_pool(hidden, mask)
-            if out.shape[1] == 0:
-                out = np.zeros((len(ids), vectors.shape[1]), dtype=np.float32)
-            out[rows] = vectors
-        return out
+        """sentence-transformers' encode: mean of the token states, L2-normalised."""
+        ids = [np.asarray(row, dtype=np.int64) for row in self.token_ids(texts)]
+        pooled = np.stack([h.mean(axis=0) for h in _run_windows(self.session, ids, batch_size)])
+        return pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 
 def _run_windows(session, windows: list[np.ndarray], batch_size: int) -> list[np.ndarray]:
-    """Token states of each window (its real tokens only), longest windows batched first."""
+    """Token states of each window (its real tokens only).
+
+    Longest first, as sentence-transformers does: batches of like lengths pad least.
+    """
     out: list[np.ndarray] = [np.zeros(0)] * len(windows)
     order = sorted(range(len(windows)), key=lambda i: -len(windows[i]))
     for at in range(0, len(order), batch_size):
@@ -282,6 +256,8 @@ class Embedder:
         self._lock = threading.Lock()
         config = json.loads((self.directory / "sentence_bert_config.json").read_text())
         self.max_tokens = int(config["max_seq_length"])
+        pooling = json.loads((self.directory / "1_Pooling" / "config.json").read_text())
+        self.dimension = int(pooling["word_embedding_dimension"])
 
     @cached_property
     def _encoder(self) -> _OnnxEncoder:
@@ -295,6 +271,8 @@ class Embedder:
 
     @cached_property
     def _tokenizer(self):
+        """Untruncated, for counting and planning; its settings never change after this, so
+        threads may encode with it at once (only changing them takes a lock in Rust)."""
         from tokenizers import Tokenizer
 
         tokenizer = Tokenizer.from_file(str(self.directory / "tokenizer.json"))
@@ -316,10 +294,6 @@ class Embedder:
         with self._lock:
             vectors = self._encoder.encode(list(texts), batch_size=batch_size)
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-    @property
-    def dimension(self) -> int:
-        return 384 if self.name == MODEL_NAME else int(self.encode(["x"]).shape[1])
 
 
 @dataclass(frozen=True)

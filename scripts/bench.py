@@ -9,8 +9,7 @@ Measures, in one process so the ratios compare like with like:
 - a from-scratch index build of the seeds (into a temporary folder);
 - index load time, checksum verification included, and verification's share of it,
   for the seed index and a 300-article index (seed paragraphs recombined into
-  synthetic articles, real sentence analysis, random unit vectors: loading and
-  verifying depend on the files' sizes, not on what the vectors mean);
+  synthetic articles);
 - bare query-embedding time (the model's encode of one question);
 - warm `ask` latency (retrieve + answer + citations) over the gold questions;
 - the reader's load time and its share of `ask` (targets: load <= 5 s, ask p95 <= 400 ms,
@@ -33,8 +32,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from rag.answering.reader import Reader
 from rag.embedding import Embedder
 from rag.engine import Engine
@@ -43,22 +40,6 @@ from rag.ingest import read_corpus
 from rag.settings import Settings, load_settings
 
 SYNTHETIC_ARTICLES = 300
-
-
-class RandomVectors:
-    """The model's tokenizer and sizes, but random unit vectors: builds a big index fast."""
-
-    def __init__(self, embedder: Embedder) -> None:
-        self._embedder = embedder
-        self._rng = np.random.default_rng(0)
-
-    def __getattr__(self, name: str):
-        return getattr(self._embedder, name)
-
-    def encode(self, texts: list[str], **kwargs) -> np.ndarray:
-        vectors = self._rng.standard_normal((len(texts), self._embedder.dimension))
-        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        return vectors.astype(np.float32)
 
 
 def write_synthetic_articles(seeds_dir: Path, folder: Path, count: int) -> None:
@@ -162,7 +143,7 @@ def main() -> None:
             seeds_dir=Path(folder) / "synthetic", index_dir=Path(folder) / "synthetic-index"
         )
         write_synthetic_articles(settings.seeds_dir, big.seeds_dir, SYNTHETIC_ARTICLES)
-        build_index(read_corpus(big.seeds_dir), settings=big, embedder=RandomVectors(embedder))
+        build_index(read_corpus(big.seeds_dir), settings=big, embedder=embedder)
         print_load(f"index load ({SYNTHETIC_ARTICLES} art.): ", big.index_dir)
 
 
@@ -363,7 +344,14 @@ def scale_benchmark(args) -> None:
         cold = time.perf_counter() - started
 
     print(f"corpus:                {source}: {documents} articles, {paragraphs} paragraphs")
-    print(f"index build:           {build_wall:.1f} s (`rag index --rebuild`, whole command)")
+    import re
+
+    inside = re.search(r"in ([0-9.]+)s", out)
+    building = float(inside.group(1)) if inside else float("nan")
+    print(
+        f"index build:           {build_wall:.1f} s (`rag index --rebuild`, whole command; "
+        f"{building:.1f} s building after start-up)"
+    )
     print(
         f"  per article / chunk: {build_wall / documents * 1000:.0f} ms / "
         f"{build_wall / chunks * 1000:.1f} ms ({chunks} chunks)"
@@ -372,14 +360,16 @@ def scale_benchmark(args) -> None:
         f"bare fp32 encode:      {float(bare_seconds):.1f} s (sentence-transformers, torch, "
         f"batch 64, every paragraph once)"
     )
-    print(f"build / bare encode:   {build_wall / float(bare_seconds):.2f}x (target <= 1.0x)")
+    print(
+        f"build / bare encode:   {build_wall / float(bare_seconds):.2f}x whole command, "
+        f"{building / float(bare_seconds):.2f}x building (target <= 1.0x)"
+    )
     print(f"peak RSS of the build: {build_peak:.0f} MB (target <= 800 MB at 1,000 articles)")
     print(
         f"warm ask:              p50 {statistics.median(times):.0f} ms  "
         f"p95 {statistics.quantiles(times, n=20)[-1]:.0f} ms ({len(times)} questions)"
     )
     print(f"cold `rag ask`:        {cold:.1f} s (a new process: imports, index load, answer)")
-    del out
 
 
 if __name__ == "__main__":

@@ -171,7 +171,8 @@ def share_label(share: float) -> str:
 
 
 def probes_for(lists: int, share: float) -> int:
-    """nprobe for ``lists`` inverted lists at ``share``, exactly as the shipped code rounds."""
+    """nprobe for ``lists`` inverted lists at ``share`` (the shipped index also probes at
+    least ``rag.vectorstore.MIN_PROBES``; its own nprobe is always measured too)."""
     return max(1, round(lists * share))
 
 
@@ -366,8 +367,10 @@ def bench_size(count: int, real: np.ndarray, queries: np.ndarray, args, sigma: f
     sweep: dict[int, list[float]] = {}
     for share in sorted({*args.probe_shares, IVF_PROBE_SHARE}):
         sweep.setdefault(probes_for(lists, share), []).append(share)
+    # The shipped nprobe is never below MIN_PROBES, so it may be none of the shares.
+    sweep.setdefault(shipped_probes, [])
     for probes, shares in sorted(sweep.items()):
-        labels = ", ".join(share_label(share) for share in shares)
+        labels = ", ".join(share_label(share) for share in shares) or f"{probes / lists:.3f}"
         shipped = " **shipped**" if probes == shipped_probes else ""
         progress(f"N={count:,}: IVF nprobe={probes}")
         ivf.nprobe = probes

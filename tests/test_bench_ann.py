@@ -78,9 +78,9 @@ def test_probes_and_index_bytes_match_the_shipped_index(bench):
 
     vectors = unit_rows(3_000, 16)
     ivf = build_faiss_index(vectors, ann_threshold=0)
-    from rag.vectorstore import IVF_PROBE_SHARE
+    from rag.vectorstore import probes
 
-    assert ivf.nprobe == bench.probes_for(ivf.nlist, IVF_PROBE_SHARE)
+    assert ivf.nprobe == probes(ivf.nlist)
     flat = build_faiss_index(vectors)
     hnsw = faiss.IndexHNSWFlat(16, 8, faiss.METRIC_INNER_PRODUCT)
     hnsw.add(vectors)
@@ -106,9 +106,11 @@ def test_a_tiny_run_prints_one_table_per_size(bench, tmp_path, capsys):
     assert out.count("### N = ") == 2
     assert "150 real vectors (random subset of 200)" in out
     assert "200 real + 800 noisy copies" in out
-    assert out.count("| IVF-Flat |") == 2 * 3  # 1/8, all lists and the shipped share
+    assert out.count("| IVF-Flat |") >= 2 * 3  # 1/8, all lists and the shipped nprobe
     assert out.count("**shipped**") == 2
     assert out.count("| HNSW-Flat |") == 2 * 2
     recalls = [float(line.rsplit("|", 2)[1]) for line in out.splitlines() if "| IVF" in line]
     assert all(0.0 <= r <= 1.0 for r in recalls)
-    assert recalls[2] == recalls[5] == 1.0  # probing every list is exact
+    every_list = [line for line in out.splitlines() if "| IVF" in line and "share 1/1)" in line]
+    assert len(every_list) == 2
+    assert all(float(line.rsplit("|", 2)[1]) == 1.0 for line in every_list)  # exact

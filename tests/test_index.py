@@ -348,3 +348,42 @@ def _symlink_to(index_dir: Path, build: Path) -> Path:
     link = index_dir / ".current-test"
     os.symlink(build.relative_to(index_dir), link)
     return link
+
+
+def test_work_prepared_in_the_background_arrives_in_order_and_errors_reach_the_builder():
+    from rag.index import _ahead
+
+    assert list(_ahead(iter(range(500)), 8)) == list(range(500))
+
+    def failing():
+        yield 1
+        raise ValueError("spaCy broke")
+
+    items = _ahead(failing(), 8)
+    assert next(items) == 1
+    with pytest.raises(ValueError, match="spaCy broke"):
+        next(items)
+
+
+def test_a_consumer_that_stops_early_stops_the_background_thread():
+    import threading
+
+    from rag.index import _ahead
+
+    produced = []
+
+    def endless():
+        n = 0
+        while True:
+            produced.append(n)
+            yield n
+            n += 1
+
+    items = _ahead(endless(), 4)
+    assert next(items) == 0
+    items.close()  # what an exception in the builder does to the generator
+    threads = [t for t in threading.enumerate() if t.name == "rag-index-prepare"]
+    for thread in threads:
+        thread.join(timeout=5)
+    assert not any(t.is_alive() for t in threads)
+    assert len(produced) < 50

@@ -66,3 +66,17 @@ def test_feedback_cap_defaults_to_ten_thousand_votes_and_can_be_set(tmp_path: Pa
     assert load_settings(config_file=empty_config, environ={}).feedback_cap == 10_000
     settings = load_settings(config_file=empty_config, environ={"RAG_FEEDBACK_CAP": "50"})
     assert settings.feedback_cap == 50
+
+
+def test_vector_store_and_ann_threshold_come_from_the_environment():
+    settings = load_settings(
+        environ={"RAG_VECTOR_URI": "http://milvus:19530", "RAG_ANN_THRESHOLD": "50000"},
+        config_file=None,
+    )
+    assert settings.vector_uri == "http://milvus:19530"
+    assert settings.ann_threshold == 50_000
+
+
+def test_a_negative_ann_threshold_is_refused():
+    with pytest.raises(RagError, match="ann_threshold"):
+        Settings(ann_threshold=-1)

@@ -96,7 +96,7 @@ class Reader:
                 f"reader weights {weights} have sha256 {actual}, expected {self.card.sha256}; "
                 "restore models/reader from the repository"
             )
-        self._tokenizer = _load_tokenizer(self.directory)
+        self._tokenizer = WindowTokenizer(self.directory, self.card.max_length, self.card.stride)
         self._model = _OnnxModel(weights) if weights.suffix == ".onnx" else _TorchModel(weights)
         self._lock = threading.Lock()
 
@@ -109,37 +109,24 @@ class Reader:
         if not passages:
             return []
         question = self._clip_question(question)
-        encoded = self._tokenizer(
-            [question] * len(passages),
-            passages,
-            truncation="only_second",
-            max_length=self.card.max_length,
-            stride=self.card.stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-            padding=True,
-            return_tensors="np",
-        )
-        owners = encoded["overflow_to_sample_mapping"]
-        context = np.array(
-            [[s == 1 for s in encoded.sequence_ids(i)] for i in range(len(owners))], dtype=bool
-        )
-        context &= encoded["attention_mask"].astype(bool)
+        windows = self._tokenizer.windows(question, passages)
+        owners = windows.owners
+        context = windows.context
         starts, ends = [], []
         with self._lock:
             for at in range(0, len(owners), BATCH):
                 rows = slice(at, at + BATCH)
                 start, end = self._model(
-                    encoded["input_ids"][rows],
-                    encoded["attention_mask"][rows],
-                    encoded["token_type_ids"][rows],
+                    windows.input_ids[rows],
+                    windows.attention_mask[rows],
+                    windows.token_type_ids[rows],
                 )
                 starts.append(start)
                 ends.append(end)
         start_logits, end_logits = np.concatenate(starts), np.concatenate(ends)
         candidates: list[Candidate] = []
         for window, owner in enumerate(owners):
-            offsets = encoded["offset_mapping"][window]
+            offsets = windows.offsets[window]
             null = null_score(start_logits[window], end_logits[window])
             for span in best_spans(
                 start_logits[window],
@@ -161,20 +148,72 @@ class Reader:
         return candidates
 
     def _clip_question(self, question: str) -> str:
-        pieces = self._tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
-        offsets = pieces["offset_mapping"]
+        offsets = self._tokenizer.offsets(question)
         if len(offsets) <= MAX_QUESTION_TOKENS:
             return question
         return question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
 
 
-def _load_tokenizer(directory: Path):
-    from transformers import AutoTokenizer
+@dataclass(frozen=True)
+class Windows:
+    """Question-and-passage windows as the model reads them, padded to the longest."""
 
-    try:
-        return AutoTokenizer.from_pretrained(directory)
-    except (OSError, ValueError) as error:
-        raise RagError(f"reader tokenizer in {directory} is unusable: {error}") from None
+    input_ids: np.ndarray  # (windows, tokens)
+    attention_mask: np.ndarray
+    token_type_ids: np.ndarray
+    offsets: np.ndarray  # (windows, tokens, 2): character offsets in the window's passage
+    context: np.ndarray  # (windows, tokens) bool: a passage token, not question or padding
+    owners: np.ndarray  # (windows,): the passage each window comes from
+
+
+class WindowTokenizer:
+    """The reader's WordPiece tokenizer (``tokenizer.json``), through the ``tokenizers`` library.
+
+    Splits each passage into overlapping windows after the question, exactly as the
+    transformers tokenizer called with ``truncation="only_second"``, ``stride`` and
+    ``return_overflowing_tokens`` does (tests/answering/test_reader.py compares them),
+    without importing transformers, and with it torch, into every process that answers.
+    Settings are fixed here and never changed, so threads may share it.
+    """
+
+    def __init__(self, directory: Path, max_length: int, stride: int) -> None:
+        from tokenizers import Tokenizer
+
+        path = directory / "tokenizer.json"
+        try:
+            self._pairs = Tokenizer.from_file(str(path))
+            self._plain = Tokenizer.from_file(str(path))
+        except Exception as error:  # tokenizers raises plain Exception for a bad file
+            raise RagError(f"reader tokenizer {path} is unusable: {error}") from None
+        self._pairs.no_padding()
+        self._pairs.enable_truncation(max_length, stride=stride, strategy="only_second")
+        self._plain.no_padding()
+        self._plain.no_truncation()
+        self._pad = self._pairs.token_to_id("[PAD]") or 0
+
+    def offsets(self, text: str) -> list[tuple[int, int]]:
+        return self._plain.encode(text, add_special_tokens=False).offsets
+
+    def windows(self, question: str, passages: list[str]) -> Windows:
+        windows, owners = [], []
+        for passage, encoding in enumerate(
+            self._pairs.encode_batch([(question, p) for p in passages])
+        ):
+            for window in [encoding, *encoding.overflowing]:
+                windows.append(window)
+                owners.append(passage)
+        width = max(len(w.ids) for w in windows)
+        shape = (len(windows), width)
+        ids = np.full(shape, self._pad, dtype=np.int64)
+        mask, types = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=np.int64)
+        offsets = np.zeros((*shape, 2), dtype=np.int64)
+        context = np.zeros(shape, dtype=bool)
+        for row, window in enumerate(windows):
+            n = len(window.ids)
+            ids[row, :n], mask[row, :n], types[row, :n] = window.ids, 1, window.type_ids
+            offsets[row, :n] = window.offsets
+            context[row, :n] = [s == 1 for s in window.sequence_ids]
+        return Windows(ids, mask, types, offsets, context, np.asarray(owners))
 
 
 class _OnnxModel:

@@ -154,3 +154,38 @@ def test_choose_adds_close_answers_only_from_other_articles():
     assert [c.passage for c in chosen] == [0, 2]
     far = [candidates[0], Candidate(2, 20, 25, score=2.0, null=1.0)]  # too far below the best
     assert answerer.choose(far, hits, "date") == [candidates[0]]
+
+
+def test_windows_are_the_ones_the_transformers_tokenizer_makes(seed_settings):
+    """The reader tokenizes with ``tokenizers`` alone; transformers would split the same way."""
+    import numpy as np
+    from transformers import AutoTokenizer
+
+    from rag.answering.reader import WindowTokenizer
+    from rag.ingest import read_corpus
+
+    card = ReaderCard.load(DEFAULT_DIR)
+    ours = WindowTokenizer(DEFAULT_DIR, card.max_length, card.stride)
+    theirs = AutoTokenizer.from_pretrained(DEFAULT_DIR)
+    bodies = [a.body for a in read_corpus(seed_settings.seeds_dir).articles]
+    # Whole articles: most are longer than one window, so the stride shows.
+    for question in ["Who is Xiaomi's founder?", "How many stores — 1,000 or 2,000?"]:
+        windows = ours.windows(question, bodies)
+        expected = theirs(
+            [question] * len(bodies),
+            bodies,
+            truncation="only_second",
+            max_length=card.max_length,
+            stride=card.stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=True,
+            return_tensors="np",
+        )
+        assert len(windows.owners) > len(bodies)
+        assert np.array_equal(windows.owners, expected["overflow_to_sample_mapping"])
+        for name in ("input_ids", "attention_mask", "token_type_ids"):
+            assert np.array_equal(getattr(windows, name), expected[name]), name
+        assert np.array_equal(windows.offsets, expected["offset_mapping"])
+        context = [[s == 1 for s in expected.sequence_ids(i)] for i in range(len(windows.owners))]
+        assert np.array_equal(windows.context, np.array(context))
