@@ -60,7 +60,7 @@ FORMAT_VERSION = 5
 # 3: each article's text runs through the model once, in windows of EMBED_WINDOW tokens;
 #    chunk vectors are mean-pooled from those token states.
 EMBEDDING_RECIPE = 3
-# Body tokens per model window. Chosen on the SQuAD tuning articles (README, "Indexing").
+# Body tokens per model window. Chosen on the SQuAD tuning articles (README, "Scale").
 EMBED_WINDOW = 192
 CURRENT = "current"
 BUILDS = "builds"
@@ -519,8 +519,7 @@ def _build_locked(
 
     changed = [a for a in corpus.articles if not unchanged(a)]
     if changed:
-        # Load the model before spaCy's thread starts: loading it while another thread
-        # allocates left the process ~300 MB larger (measured on 200 articles).
+        # Load the model (exporting it, the first time) before spaCy's thread starts.
         embedder.encode(["warm-up"])
     # Sentences of changed articles, spaCy batching paragraphs across articles.
     analysed = analyse_many((a.doc_id, a.body) for a in changed)
@@ -555,7 +554,7 @@ def _build_locked(
     ):
         if unchanged(article):
             sentences = previous.sentences[article.doc_id]
-            chunks = [c for c in previous_chunks.get(article.doc_id, [])]
+            chunks = list(previous_chunks.get(article.doc_id, []))
             report.reused.append(article.doc_id)
             chunk_vectors.append(old_chunk_vectors[[old_rows[c.chunk_id] for c in chunks]])
         else:
@@ -597,20 +596,24 @@ def _ahead(items: Iterator, size: int) -> Iterator:
     ahead: queue.Queue = queue.Queue(maxsize=size)
     stop = threading.Event()
 
+    def offer(item) -> bool:
+        """Put ``item`` in the queue unless the consumer stopped; whether it went in."""
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        ahead.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not offer(item):
                     return
-            ahead.put(_DONE)
+            offer(_DONE)
         except BaseException as error:  # handed to the consumer, raised there
-            ahead.put(error)
+            offer(error)
 
     worker = threading.Thread(target=produce, name="rag-index-prepare", daemon=True)
     worker.start()
