@@ -372,22 +372,19 @@ def pool_spans(plan: _SpanPlan, hidden: list[np.ndarray]) -> np.ndarray:
     """
     prefix = [np.vstack([np.zeros((1, h.shape[1]), h.dtype), np.cumsum(h, axis=0)]) for h in hidden]
     out = np.zeros((len(plan.token_ranges), hidden[0].shape[1] if hidden else 0), np.float32)
+    last_token = len(plan.window_of_token) - 1
     for row, (first, stop) in enumerate(plan.token_ranges):
-        if stop <= first:  # no token (an empty span): the window's frame alone
-            window = int(plan.window_of_token[min(first, len(plan.window_of_token) - 1)])
-            total, count = np.zeros(out.shape[1], np.float32), 0
-        else:
-            window = int(plan.window_of_token[first])
-            total, count = np.zeros(out.shape[1], np.float32), 0
-            # A span may run over into the next window(s): sum each window's part.
-            at = first
-            while at < stop:
-                w = int(plan.window_of_token[at])
-                last = min(stop, int(np.searchsorted(plan.window_of_token, w, side="right")))
-                a, b = plan.position_of_token[at], plan.position_of_token[last - 1] + 1
-                total += prefix[w][b] - prefix[w][a]
-                count += int(b - a)
-                at = last
+        total, count = np.zeros(out.shape[1], np.float32), 0
+        # A span without tokens (characters the tokenizer drops) gets its window's frame.
+        window = int(plan.window_of_token[min(first, last_token)]) if last_token >= 0 else 0
+        at = first
+        while at < stop:  # a span may run over into the next window(s): sum each part
+            w = int(plan.window_of_token[at])
+            last = min(stop, int(np.searchsorted(plan.window_of_token, w, side="right")))
+            a, b = plan.position_of_token[at], plan.position_of_token[last - 1] + 1
+            total += prefix[w][b] - prefix[w][a]
+            count += int(b - a)
+            at = last
         frame = hidden[window]
         total += frame[0] + frame[1 : 1 + plan.title_tokens].sum(axis=0) + frame[-1]
         count += 2 + plan.title_tokens

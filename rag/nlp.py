@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -78,38 +79,31 @@ def analyse_many(articles: Iterable[tuple[str, str]]) -> Iterator[tuple[str, lis
     paragraphs across articles; named entities are left out (see the module docstring).
     """
     nlp = load_pipeline()
-    queue: list[tuple[str, str, int]] = []  # doc_id, body, paragraph count still awaited
+    waiting: deque[tuple[str, list[tuple[int, str]]]] = deque()  # articles fed, not yet done
+    docs: list = []  # analysed paragraphs of the first waiting articles
 
     def paragraphs() -> Iterator[str]:
         for doc_id, body in articles:
             found = _paragraphs(body)
-            queue.append((doc_id, body, len(found)))
+            waiting.append((doc_id, found))
             yield from (text for _, text in found)
 
-    pending: list = []
-    done = 0
+    def finished() -> Iterator[tuple[str, list[Sentence]]]:
+        while waiting and len(docs) >= len(waiting[0][1]):
+            doc_id, found = waiting.popleft()
+            yield doc_id, _sentences(doc_id, found, docs[: len(found)])
+            del docs[: len(found)]
+
     # ``disable=`` for this call only: the pipeline is shared with EntityFinder's threads.
-    docs = nlp.pipe(paragraphs(), batch_size=PIPE_BATCH, disable=[ENTITY_COMPONENT])
-    while True:
-        while done < len(queue) and len(pending) >= queue[done][2]:
-            doc_id, body, count = queue[done]
-            yield doc_id, _sentences(doc_id, body, pending[:count])
-            del pending[:count]
-            done += 1
-        doc = next(docs, None)
-        if doc is None:
-            break
-        pending.append(doc)
-    while done < len(queue):  # articles with no paragraph at all
-        doc_id, body, count = queue[done]
-        yield doc_id, _sentences(doc_id, body, pending[:count])
-        del pending[:count]
-        done += 1
+    for doc in nlp.pipe(paragraphs(), batch_size=PIPE_BATCH, disable=[ENTITY_COMPONENT]):
+        yield from finished()
+        docs.append(doc)
+    yield from finished()
 
 
-def _sentences(doc_id: str, body: str, docs: list) -> list[Sentence]:
+def _sentences(doc_id: str, paragraphs: list[tuple[int, str]], docs: list) -> list[Sentence]:
     sentences: list[Sentence] = []
-    for (offset, _), doc in zip(_paragraphs(body), docs, strict=True):
+    for (offset, _), doc in zip(paragraphs, docs, strict=True):
         for sent in doc.sents:
             text = sent.text.strip()
             if not text:

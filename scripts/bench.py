@@ -24,9 +24,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import re
 import resource
+import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -154,7 +159,6 @@ UPLOAD_QUESTION = "How many handsets a year will Acme's second factory make?"
 def print_upload_figures(settings: Settings, embedder: Embedder, folder: Path) -> None:
     """One article added to the seeds through the window's path, until a question about it
     is answered from it (target <= 10 s)."""
-    import shutil
 
     from rag.uploads import ArticleFolder
 
@@ -244,8 +248,6 @@ def cut_squad_articles(source: Path, folder: Path, *, count: int, paragraphs: in
 
 def _child(code: str, *args: str) -> tuple[float, float, str]:
     """Run ``code`` in a fresh Python; its wall seconds, peak RSS (MB) and stdout."""
-    import subprocess
-    import sys
 
     started = time.perf_counter()
     done = subprocess.run(
@@ -291,10 +293,6 @@ def scale_benchmark(args) -> None:
     The build runs as ``rag index --rebuild`` in its own process, so its peak RSS is the
     command's own; the bare encode runs in another process just after it.
     """
-    import os
-    import shutil
-    import subprocess
-    import sys
 
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
@@ -344,7 +342,6 @@ def scale_benchmark(args) -> None:
         cold = time.perf_counter() - started
 
     print(f"corpus:                {source}: {documents} articles, {paragraphs} paragraphs")
-    import re
 
     inside = re.search(r"in ([0-9.]+)s", out)
     building = float(inside.group(1)) if inside else float("nan")

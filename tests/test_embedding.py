@@ -84,3 +84,13 @@ def test_a_damaged_cached_export_is_not_used(tmp_path, embedder):
     assert _cached_export(copy) is None
     (copy / EXPORT_RECORD).write_text("not json")
     assert _cached_export(copy) is None
+
+
+def test_a_body_the_tokenizer_drops_entirely_still_gets_a_vector(embedder):
+    from rag.embedding import SpanRequest, encode_spans
+
+    body = "\u200b\u200b\u200b"  # zero-width spaces: text to spaCy, nothing to WordPiece
+    assert embedder.count_tokens(body) == 2
+    request = SpanRequest("A title", body, [(0, len(body))], [0], window=192)
+    (vectors,) = list(encode_spans(embedder, [request]))
+    assert np.isclose(np.linalg.norm(vectors[0]), 1.0, atol=1e-5)
