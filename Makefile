@@ -12,7 +12,7 @@ PORT   ?= 7860
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test eval bench clean-index
+.PHONY: setup demo test eval eval-news bench clean-index
 
 setup: $(STAMP)
 
@@ -36,6 +36,11 @@ test: setup
 
 eval: setup
 	$(BIN)/rag eval
+
+# Held-out news questions (evals/news/README.md) over ../shared/news, never tuned on.
+eval-news: setup
+	$(BIN)/rag eval --seeds ../shared/news/articles --index-dir runs/news-index \
+		--gold evals/news/heldout.jsonl --out runs/news-out
 
 bench: setup
 	$(BIN)/python scripts/bench.py

@@ -27,9 +27,10 @@ class Claim:
 
 
 def verify(claim: Claim) -> bool:
-    """True when the quote is in the cited passage and the span is in the quote."""
+    """True when the quote is in the cited passage (or is its article's headline, stored
+    with the passage) and the span is in the quote."""
     quote = claim.quote.strip()
-    if not quote or quote not in claim.chunk.text:
+    if not quote or (quote not in claim.chunk.text and quote != (claim.chunk.title or "").strip()):
         return False
     return claim.span is None or (bool(claim.span.strip()) and claim.span in quote)
 

@@ -352,6 +352,11 @@ def evaluate(
         f"abstain on unanswerable {o['abstain_rate']:.1%} | "
         f"false abstain {o['false_abstain_rate']:.1%}"
     )
+    answered = sum(not x.abstained for x in outcomes if x.item.answerable)
+    click.echo(
+        f"answered {answered} of {o['answerable']} answerable ({o['answered_share']:.1%}) | "
+        f"F1 of the answered {o['answered_f1']:.3f}"
+    )
     click.echo(
         "retrieval recall@{k} / MRR / nDCG@10: ".format(k=o["k"])
         + " | ".join(

@@ -61,6 +61,13 @@ class ResolvedDate:
     def changed(self) -> bool:
         return self.display != self.text
 
+    @property
+    def shown(self) -> str:
+        """The article's words with the absolute date beside them: "Monday (6 March 2023)"."""
+        if not self.changed or self.display.startswith(self.text):
+            return self.display
+        return f"{self.text} ({self.display})"
+
 
 def parse_iso(value: str | None) -> date | None:
     try:
@@ -84,6 +91,61 @@ _TIME_WORD = re.compile(
 def names_a_time(text: str) -> bool:
     """True when ``text`` names a time ("Q1 2023", "last year"), not a bare number ("4")."""
     return bool(_TIME_WORD.search(text))
+
+
+_DAY_WORDS = re.compile(
+    r"^\W*(?:on\s+|last\s+|this\s+|next\s+)?(today|yesterday|tomorrow|"
+    + "|".join(WEEKDAYS)
+    + r")(?:\s+(?:morning|afternoon|evening|night))?(?:\s+of\s+(?:this|last)\s+week)?\W*$",
+    re.IGNORECASE,
+)
+
+
+def _day_named(text: str):
+    """For a span that names one day ("on Monday", "yesterday afternoon", "next Tuesday"):
+    a function from the article's date to the days to add; None for anything else.
+
+    A bare weekday is the latest such day on or before the article's date (news reports what
+    happened); "next Tuesday" is the first one after it.
+    """
+    found = _DAY_WORDS.match(text)
+    if not found:
+        return None
+    word = found.group(1).lower()
+    fixed = {"today": 0, "yesterday": -1, "tomorrow": 1}
+    if word in fixed:
+        return lambda anchor: fixed[word]
+    target = WEEKDAYS.index(word)
+    if re.match(r"\W*next\s", text, re.IGNORECASE):
+        return lambda anchor: (target - anchor.weekday() - 1) % 7 + 1
+    if re.match(r"\W*last\s", text, re.IGNORECASE):
+        return lambda anchor: -((anchor.weekday() - target - 1) % 7 + 1)
+    return lambda anchor: -((anchor.weekday() - target) % 7)
+
+
+_IMPLIED = re.compile(
+    r"\b(?:(?:this|last|next|previous|current)\s+(?:year|month|quarter)|a\s+year\s+(?:ago|earlier)|"
+    r"yesterday|tomorrow|today)\b",
+    re.IGNORECASE,
+)
+
+
+def implied_years(text: str, article_date: str | None) -> frozenset[str]:
+    """Years a sentence names only relatively: "last year" in a 2023 article names 2022.
+
+    Lets a question that asks about 2022 be matched by the sentence that says "last year".
+    """
+    anchor = parse_iso(article_date)
+    if anchor is None:
+        return frozenset()
+    years = set()
+    for found in _IMPLIED.finditer(text):
+        words = found.group(0).lower()
+        if words.startswith("a year"):
+            years.add(anchor.year - 1)
+        elif (key := resolve(found.group(0), article_date).sort_key) is not None:
+            years.add(key[0])
+    return frozenset(str(y) for y in years)
 
 
 def resolve(text: str, article_date: str | None) -> ResolvedDate:
@@ -115,12 +177,8 @@ def resolve(text: str, article_date: str | None) -> ResolvedDate:
             return f"Q{absolute % 4 + 1} {anchor.year + absolute // 4}"
 
         display = _RELATIVE_QUARTER.sub(quarter_for, display)
-        if re.fullmatch(r"\W*(today|this week)\W*", display, re.IGNORECASE):
-            display = anchor.strftime("%-d %B %Y")
-        weekday = re.fullmatch(r"\W*(on\s+)?(" + "|".join(WEEKDAYS) + r")\W*", display, re.I)
-        if weekday:
-            back = (anchor.weekday() - WEEKDAYS.index(weekday.group(2).lower())) % 7
-            display = (anchor - timedelta(days=back)).strftime("%A %-d %B %Y")
+        if day_shift := _day_named(display):
+            display = (anchor + timedelta(days=day_shift(anchor))).strftime("%-d %B %Y")
 
     if found := _YEAR.search(display):
         year = int(found.group(1))

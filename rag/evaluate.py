@@ -175,6 +175,10 @@ def summarise(outcomes: list[Outcome], *, k: int) -> dict:
         "citation_recall": metrics.mean([o.good_citations > 0 for o in answerable]),
         "abstain_rate": metrics.mean([o.abstained for o in unanswerable]),
         "false_abstain_rate": metrics.mean([o.abstained for o in answerable]),
+        # How people meet the tool: how often it answers what the articles say, and how good
+        # those answers are (an answered unanswerable question scores 0).
+        "answered_share": metrics.mean([not o.abstained for o in answerable]),
+        "answered_f1": metrics.mean([o.f1 for o in outcomes if not o.abstained]),
         "squad_exact": metrics.mean([squad_style(o)[0] for o in outcomes]),
         "squad_f1": metrics.mean([squad_style(o)[1] for o in outcomes]),
     }

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chunking import Chunk, embedding_text
+from .dates import implied_years
 from .embedding import Embedder
 from .index import Index
 from .nlp import EntityFinder, Sentence
@@ -77,9 +78,14 @@ class EvidenceIndex:
         self.vectors = SentenceVectors(index, embedder)
         # Named entities, for the rules answerer only: found when it first reads a paragraph.
         self.entities = EntityFinder({d: a.body for d, a in index.articles.items()})
+        # A sentence's terms include the years it names relatively ("last year" in a 2023
+        # article is 2022), so a question about 2022 is not vetoed for want of the digits.
         self.sentence_terms: dict[str, list[frozenset[str]]] = {
             doc_id: [
-                frozenset(terms(s.text)) | frozenset(terms(" ".join(s.lemmas))) | countries(s.text)
+                frozenset(terms(s.text))
+                | frozenset(terms(" ".join(s.lemmas)))
+                | countries(s.text)
+                | implied_years(s.text, index.articles[doc_id].date)
                 for s in sentences
             ]
             for doc_id, sentences in index.sentences.items()

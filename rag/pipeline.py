@@ -33,6 +33,7 @@ class AskResult:
     short_answer: str | None = None
     reason: str = ""
     margin: float | None = None  # the reader's confidence: best span minus "no answer"
+    signals: dict[str, float] | None = None  # what the verifier read (not in to_json)
 
     def to_json(self) -> dict:
         return {
@@ -170,4 +171,5 @@ def ask(
         short_answer=short,
         reason=draft.reason,
         margin=draft.margin,
+        signals=draft.signals,
     )

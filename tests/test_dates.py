@@ -1,6 +1,6 @@
 import pytest
 
-from rag.dates import is_point_in_time, names_a_time, resolve
+from rag.dates import implied_years, is_point_in_time, names_a_time, resolve
 
 
 @pytest.mark.parametrize(
@@ -12,7 +12,11 @@ from rag.dates import is_point_in_time, names_a_time, resolve
         ("May this year", "2017-07-19", "May 2017", (2017, 5, 1)),
         ("this month", "2017-07-19", "July 2017", (2017, 7, 1)),
         ("this quarter", "2017-07-19", "Q3 2017", (2017, 7, 1)),
-        ("Tuesday", "2023-05-31", "Tuesday 30 May 2023", (2023, 5, 30)),
+        ("Tuesday", "2023-05-31", "30 May 2023", (2023, 5, 30)),
+        ("on Monday", "2023-03-07", "6 March 2023", (2023, 3, 6)),
+        ("yesterday afternoon", "2015-09-12", "11 September 2015", (2015, 9, 11)),
+        ("next Tuesday", "2023-05-31", "6 June 2023", (2023, 6, 6)),
+        ("last Wednesday", "2023-05-31", "24 May 2023", (2023, 5, 24)),
         ("May 29", "2023-05-31", "May 29, 2023", (2023, 5, 29)),
         ("December 29", "2023-05-31", "December 29, 2022", (2022, 12, 29)),
         ("today", "2018-11-20", "20 November 2018", (2018, 11, 20)),
@@ -50,3 +54,31 @@ def test_durations_are_not_points_in_time(text, point):
 def test_bare_numbers_are_not_times():
     assert not names_a_time("4")
     assert names_a_time("Q4 2016") and names_a_time("last year")
+
+
+@pytest.mark.parametrize(
+    "text,article_date,shown",
+    [
+        ("on Monday", "2023-03-07", "on Monday (6 March 2023)"),
+        ("last year", "2023-05-31", "last year (2022)"),
+        ("May 29", "2023-05-31", "May 29, 2023"),
+        ("Q1 2023", "2023-05-31", "Q1 2023"),
+    ],
+)
+def test_shown_keeps_the_articles_words(text, article_date, shown):
+    assert resolve(text, article_date).shown == shown
+
+
+@pytest.mark.parametrize(
+    "text,article_date,years",
+    [
+        ("Shipments fell 10% last year.", "2023-02-01", {"2022"}),
+        ("Sales will double next year.", "2017-07-19", {"2018"}),
+        ("It opened a year ago.", "2020-01-05", {"2019"}),
+        ("It was announced yesterday.", "2023-01-01", {"2022"}),
+        ("Shipments fell 10% last year.", None, set()),
+        ("Shipments fell 10% in 2021.", "2023-02-01", set()),
+    ],
+)
+def test_implied_years(text, article_date, years):
+    assert implied_years(text, article_date) == years

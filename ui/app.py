@@ -141,6 +141,8 @@ def answer_html(result: AskResult, turn_id: str = "a0") -> str:
 
 def _passage_html(citation: Citation) -> str:
     passage, quote = citation.chunk.text, citation.quote
+    if quote == citation.chunk.title:  # quoted from the headline, which the card's title shows
+        return escape_text(passage)
     at = passage.find(quote)
     if at < 0:
         return escape_text(passage)
@@ -153,11 +155,16 @@ def _passage_html(citation: Citation) -> str:
     )
 
 
+def _title_html(citation: Citation) -> str:
+    title = escape_text(citation.chunk.title)
+    return f"<mark>{title}</mark>" if citation.quote == citation.chunk.title else title
+
+
 def _source_card(citation: Citation, *, label: str, related: bool, score: str) -> str:
     chunk = citation.chunk
     return (
         f'<div class="rag-source{" rag-related" if related else ""}">'
-        f"<h4>{label} {escape_text(chunk.title)}</h4>"
+        f"<h4>{label} {_title_html(citation)}</h4>"
         f'<div class="rag-meta">{escape_text(_date(citation))} · '
         f"{escape_text(chunk.doc_id)}{escape_text(score)}</div>"
         f'<div class="rag-passage">{_passage_html(citation)}</div></div>'

@@ -6,9 +6,10 @@
 3. The best-scoring span is the answer when it beats "no answer" in its own window by the
    threshold tuned on held-out articles (models/reader/reader.json); otherwise the articles
    don't say, and the reply says so.
-4. A second (third, for "when") answer is added only from another article, only when it also
-   clears the threshold and scores close to the best: two articles dating one event differently
-   are both worth showing, in time order.
+4. A second (third, for "when") answer is added only from another article, only when it clears
+   the stricter extra-answer threshold (tuned for the tuning articles' own mix, half of it
+   written-to-mislead questions) and scores close to the best: two articles dating one event
+   differently are both worth showing, in time order; a weak second answer is not.
 5. Each answer is quoted with the whole sentence that holds it, and pipeline.py verifies every
    quote and span against the passage before anything is shown.
 """
@@ -18,13 +19,17 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from ..chunking import Chunk
 from ..citations import Claim
 from ..dates import resolve
-from ..evidence import EvidenceIndex
+from ..evidence import EvidenceIndex, ScoredSentence
 from ..question import DATE, AnalysedQuestion
 from ..retrieve import Hit, Query
+from ..terms import terms
 from .draft import Draft
 from .reader import Candidate, Reader
+from .verifier import Verifier
+from .verifier import signals as verifier_signals
 
 # Passages the reader reads: more costs latency, fewer misses answers ranked lower.
 PASSAGES_READ = 8
@@ -49,49 +54,127 @@ class ReaderAnswerer:
         extra_answers: bool = True,
         require_names: bool | None = None,
         with_title: bool | None = None,
+        verifier: Verifier | None | bool = True,
     ) -> None:
         self.reader = reader
         self.evidence = evidence
         self.passages = passages
         self.threshold = reader.threshold if threshold is None else threshold
+        extra = reader.card.extra_answer_threshold
+        self.extra_threshold = max(self.threshold, self.threshold if extra is None else extra)
         self.extra_answers = extra_answers
         # Veto spans whose sentence lacks the question's names and numbers (_names_present),
         # where tuning showed it pays (reader.json says).
         self.require_names = reader.card.require_names if require_names is None else require_names
         self.with_title = reader.card.with_title if with_title is None else with_title
+        # verifier=True: the card's (if any); False: the margin threshold alone.
+        if verifier is True:
+            verifier = Verifier.from_card(reader.card.verifier)
+        self.verifier = verifier or None
+        # Score every answer's sentence even with neither rule on (tune.py fits the verifier).
+        self.keep_signals = False
 
     def draft(self, question: AnalysedQuestion, query: Query, hits: list[Hit]) -> Draft:
         hits = hits[: self.passages]
         if not hits:
             return Draft(abstained=True, reason="nothing relevant was retrieved")
         candidates = self._read(query.text, hits)
+        scored = (
+            self.evidence.score_sentences(
+                question, query.vector, [h.chunk for h in hits], similarity=False
+            )
+            if self.require_names or self.verifier or self.keep_signals
+            else []
+        )
         if self.require_names:
-            candidates = self._naming_the_question(candidates, hits, question, query)
-        answers = self.choose(candidates, hits, question.kind)
+            candidates = self._naming_the_question(candidates, hits, scored)
         margin = candidates[0].margin if candidates else None
+        signals = self.signals(candidates, hits, question, scored) if candidates else None
+        answers = self.choose(candidates, hits, question.kind, signals)
         if not answers:
             shown = "none" if margin is None else f"{margin:.2f}"
+            if self.verifier and signals:
+                confidence = self.verifier.probability(signals)
+                why = f"confidence {confidence:.2f}, threshold {self.verifier.threshold:.2f}"
+            else:
+                why = f"best margin {shown}, threshold {self.threshold:.2f}"
             return Draft(
                 abstained=True,
-                reason=f"the reader found no answer (best margin {shown}, "
-                f"threshold {self.threshold:.2f})",
+                reason=f"the reader found no answer ({why})",
                 margin=margin,
+                signals=signals,
             )
         claims = [claim for c in answers if (claim := self.claim(c, hits[c.passage])) is not None]
         if question.kind == DATE:
             claims.sort(key=lambda c: (c.sort_key is None, c.sort_key or ()))
-        return Draft(claims=claims, margin=margin)
+        return Draft(claims=claims, margin=margin, signals=signals)
+
+    def signals(
+        self,
+        candidates: list[Candidate],
+        hits: list[Hit],
+        question: AnalysedQuestion,
+        scored: list[ScoredSentence],
+    ) -> dict[str, float]:
+        """What the verifier reads about the best candidate (see verifier.py)."""
+        best = candidates[0]
+        text = self._text(best, hits)
+        firsts: dict[int, Candidate] = {}
+        for c in candidates:  # best first: the first seen per passage is its best
+            firsts.setdefault(c.passage, c)
+        agreeing = sum(
+            1
+            for passage, c in firsts.items()
+            if passage != best.passage and c.margin > 0 and _same(self._text(c, hits), text)
+        )
+        rivals = [c.score for c in candidates if not _same(self._text(c, hits), text)]
+        chunk = hits[best.passage].chunk
+        coverage, missing = 0.0, False
+        if best.in_title:
+            own = set(terms(chunk.title or ""))
+            total = sum(self.evidence.weight(t.stem) for t in question.terms) or 1.0
+            coverage = sum(self.evidence.weight(t.stem) for t in question.terms if t.stem in own)
+            coverage /= total
+        else:
+            at = chunk.start + best.start
+            for s in scored:
+                if s.sentence.doc_id == chunk.doc_id and s.sentence.start <= at < s.sentence.end:
+                    coverage, missing = s.coverage, bool(s.missing_required)
+                    break
+        return verifier_signals(
+            margin=best.margin,
+            null=best.null,
+            agreeing_passages=agreeing,
+            lead=best.score - max(rivals) if rivals else 10.0,
+            passage_rank=best.passage + 1,
+            coverage=coverage,
+            missing=missing,
+            words=len(text.split()),
+            in_title=best.in_title,
+        )
+
+    def _text(self, candidate: Candidate, hits: list[Hit]) -> str:
+        chunk = hits[candidate.passage].chunk
+        return _clean(_source(candidate, chunk)[candidate.start : candidate.end]).lower()
+
+    def _accepts(self, candidate: Candidate, signals: dict[str, float] | None) -> bool:
+        if self.verifier is not None and signals is not None:
+            return self.verifier.accepts(signals)
+        return candidate.margin >= self.threshold
 
     def _read(self, question: str, hits: list[Hit]) -> list[Candidate]:
         """Reader candidates with offsets in each chunk's own text.
 
         With ``with_title`` the article title leads each passage, so "the Chinese phone giant"
-        can be read as the company the title names; spans inside the title are never answers,
-        since a citation must quote the passage.
+        can be read as the company the title names, and an answer only the headline gives
+        ("Pune approves 150 electric buses") is found there: it is quoted from the title, which
+        the index stores (and checksums) with every passage. A span running from the title
+        into the passage is not an answer.
         """
         if not self.with_title:
             return self.reader.read(question, [h.chunk.text for h in hits])
-        prefixes = [f"{h.chunk.title}.\n" if h.chunk.title else "" for h in hits]
+        titles = [h.chunk.title or "" for h in hits]
+        prefixes = [f"{t}.\n" if t else "" for t in titles]
         candidates = self.reader.read(
             question, [p + h.chunk.text for p, h in zip(prefixes, hits, strict=True)]
         )
@@ -100,17 +183,26 @@ class ReaderAnswerer:
             shift = len(prefixes[c.passage])
             if c.start >= shift:
                 shifted.append(replace(c, start=c.start - shift, end=c.end - shift))
+            elif c.end <= len(titles[c.passage]):
+                shifted.append(replace(c, in_title=True))
         return shifted
 
-    def choose(self, candidates: list[Candidate], hits: list[Hit], kind: str) -> list[Candidate]:
-        """The best span if it clears the threshold, plus close answers from other articles."""
-        if not candidates or candidates[0].margin < self.threshold:
+    def choose(
+        self,
+        candidates: list[Candidate],
+        hits: list[Hit],
+        kind: str,
+        signals: dict[str, float] | None = None,
+    ) -> list[Candidate]:
+        """The best span if the verifier (or the threshold) accepts it, plus close answers
+        from other articles that clear the margin threshold."""
+        if not candidates or not self._accepts(candidates[0], signals):
             return []
         best = candidates[0]
         chosen = [best]
         if not self.extra_answers:
             return chosen
-        texts = {_clean(hits[best.passage].chunk.text[best.start : best.end]).lower()}
+        texts = {self._text(best, hits)}
         articles = {hits[best.passage].chunk.doc_id}
         for candidate in candidates[1:]:
             if len(chosen) >= MAX_ANSWERS.get(kind, DEFAULT_MAX_ANSWERS):
@@ -118,8 +210,8 @@ class ReaderAnswerer:
             if candidate.score < best.score - EXTRA_ANSWER_GAP:
                 break
             chunk = hits[candidate.passage].chunk
-            text = _clean(chunk.text[candidate.start : candidate.end]).lower()
-            if candidate.margin < self.threshold or chunk.doc_id in articles or text in texts:
+            text = self._text(candidate, hits)
+            if candidate.margin < self.extra_threshold or chunk.doc_id in articles or text in texts:
                 continue
             chosen.append(candidate)
             texts.add(text)
@@ -127,20 +219,13 @@ class ReaderAnswerer:
         return chosen
 
     def _naming_the_question(
-        self,
-        candidates: list[Candidate],
-        hits: list[Hit],
-        question: AnalysedQuestion,
-        query: Query,
+        self, candidates: list[Candidate], hits: list[Hit], scored: list[ScoredSentence]
     ) -> list[Candidate]:
         """Spans whose sentence has the question's names and numbers (or its article's topic).
 
         A span about another company, country or year answers a different question. The
         passages' sentences are scored once, however many candidates there are.
         """
-        scored = self.evidence.score_sentences(
-            question, query.vector, [h.chunk for h in hits], similarity=False
-        )
         lacking = [
             (s.sentence.doc_id, s.sentence.start, s.sentence.end)
             for s in scored
@@ -148,6 +233,8 @@ class ReaderAnswerer:
         ]
 
         def names_it(candidate: Candidate) -> bool:
+            if candidate.in_title:  # the headline names what the whole article is about
+                return True
             chunk = hits[candidate.passage].chunk
             at = chunk.start + candidate.start
             return not any(d == chunk.doc_id and a <= at < b for d, a, b in lacking)
@@ -155,18 +242,22 @@ class ReaderAnswerer:
         return [c for c in candidates if names_it(c)]
 
     def claim(self, candidate: Candidate, hit: Hit) -> Claim | None:
-        """The span with the sentence (or sentences) of the passage that hold it."""
+        """The span with the sentence (or sentences) of the passage that hold it.
+
+        A span in the headline is quoted with the whole headline.
+        """
         chunk = hit.chunk
-        raw = chunk.text[candidate.start : candidate.end]
+        raw = _source(candidate, chunk)[candidate.start : candidate.end]
         span = _clean(raw)
         if not span:
             return None
         start = candidate.start + raw.find(span)
-        quote = self._quote(chunk, start, start + len(span))
+        end = start + len(span)
+        quote = chunk.title if candidate.in_title else self._quote(chunk, start, end)
         display, sort_key = span, None
         if _is_date(span):
             resolved = resolve(span, chunk.date)
-            display, sort_key = resolved.display, resolved.sort_key
+            display, sort_key = resolved.shown, resolved.sort_key
         return Claim(chunk=chunk, quote=quote, span=span, display=display, sort_key=sort_key)
 
     def _quote(self, chunk, start: int, end: int) -> str:
@@ -184,6 +275,16 @@ class ReaderAnswerer:
         return chunk.text[first:last].strip()
 
 
+def _same(a: str, b: str) -> bool:
+    """Two answers read the same: equal, or one inside the other ("Lei Jun", "jun")."""
+    return bool(a) and bool(b) and (a in b or b in a)
+
+
+def _source(candidate: Candidate, chunk: Chunk) -> str:
+    """The text a candidate's offsets point into: its passage, or its article's title."""
+    return (chunk.title or "") if candidate.in_title else chunk.text
+
+
 def _clean(span: str) -> str:
     span = span.strip(_EDGE)
     # An unmatched bracket at either end belongs to the text around the answer.
@@ -195,8 +296,9 @@ def _clean(span: str) -> str:
 
 
 _DATE_WORDS = re.compile(
-    r"\b(1[89]\d\d|20\d\d|Q[1-4]|quarter|year|month|today|yesterday|January|February|March|"
-    r"April|May|June|July|August|September|October|November|December)\b",
+    r"\b(1[89]\d\d|20\d\d|Q[1-4]|quarter|year|month|today|yesterday|tomorrow|January|February|"
+    r"March|April|May|June|July|August|September|October|November|December|Monday|Tuesday|"
+    r"Wednesday|Thursday|Friday|Saturday|Sunday)\b",
     re.I,
 )
 

@@ -19,6 +19,8 @@ class Draft:
     reason: str = ""
     # The reader's best span score minus its no-answer score; None for other answerers.
     margin: float | None = None
+    # What the verifier read about the best span (answering/verifier.py); None for others.
+    signals: dict[str, float] | None = None
 
 
 class Answerer(Protocol):

@@ -19,6 +19,7 @@ import numpy as np
 from ..embedding import sha256_of
 from ..errors import RagError
 from .spans import MAX_ANSWER_TOKENS, best_spans, null_score
+from .verifier import Verifier
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "models" / "reader"
 CARD_NAME = "reader.json"
@@ -40,6 +41,9 @@ class ReaderCard:
     max_answer_tokens: int = MAX_ANSWER_TOKENS
     require_names: bool = False
     with_title: bool = False
+    verifier: dict | None = None  # answer/abstain weights (answering/verifier.py)
+    # A second answer from another article must clear this (stricter) margin: None = threshold.
+    extra_answer_threshold: float | None = None
 
     @classmethod
     def load(cls, directory: Path) -> ReaderCard:
@@ -57,7 +61,14 @@ class ReaderCard:
                 max_answer_tokens=int(data.get("max_answer_tokens", MAX_ANSWER_TOKENS)),
                 require_names=bool(data.get("require_names", False)),
                 with_title=bool(data.get("with_title", False)),
+                verifier=data.get("verifier"),
+                extra_answer_threshold=(
+                    None
+                    if data.get("extra_answer_threshold") is None
+                    else float(data["extra_answer_threshold"])
+                ),
             )
+            Verifier.from_card(card.verifier)  # malformed weights fail here, not mid-answer
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
             raise RagError(f"reader card {path} is unreadable: {e}") from None
         if Path(card.weights).name != card.weights:
@@ -70,10 +81,11 @@ class Candidate:
     """An answer span in one passage, with the no-answer score of the window it was read in."""
 
     passage: int  # index into the passages read
-    start: int  # character offsets in that passage
+    start: int  # character offsets in that passage (in its title when ``in_title``)
     end: int
     score: float
     null: float
+    in_title: bool = False  # the span is in the article's headline, read before the passage
 
     @property
     def margin(self) -> float:
@@ -217,7 +229,7 @@ class WindowTokenizer:
 
 
 class _OnnxModel:
-    """ONNX Runtime: the shipped (int8) reader; no torch needed at answer time."""
+    """ONNX Runtime: the shipped reader (fp32 arithmetic); no torch needed at answer time."""
 
     def __init__(self, path: Path) -> None:
         import onnxruntime

@@ -20,6 +20,7 @@ the reader meets after retrieval:
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
 import random
@@ -42,6 +43,22 @@ class Example:
     answer_start: int  # character offset in context; -1 for no answer
     answer_text: str
     kind: str  # "answerable", "unanswerable", "paragraph-negative", "crop-negative"
+    title: str = ""  # the article's title, read before the passage with --title
+
+
+def with_title(example: Example) -> Example:
+    """The passage as `rag` reads it with the title first ("Title.\n" + text), offsets moved.
+
+    Training on the same layout the reader meets lets it use the headline for context and
+    quote an answer that only the headline holds.
+    """
+    if not example.title:
+        return example
+    prefix = f"{example.title}.\n"
+    start = example.answer_start + len(prefix) if example.answer_start >= 0 else -1
+    return Example(
+        example.question, prefix + example.context, start, example.answer_text, example.kind
+    )
 
 
 WORD = re.compile(r"[a-z0-9]+")
@@ -74,6 +91,7 @@ def build_examples(articles: list[dict], args, rng: random.Random) -> list[Examp
     stop_words = frozenset(STOP_WORDS)
     examples: list[Example] = []
     for article in articles:
+        title = article["title"].replace("_", " ") if args.title else ""
         paragraphs = [p["context"] for p in article["paragraphs"]]
         words = [content_words(c, stop_words) for c in paragraphs]
         for index, paragraph in enumerate(article["paragraphs"]):
@@ -90,10 +108,11 @@ def build_examples(articles: list[dict], args, rng: random.Random) -> list[Examp
                             first["answer_start"],
                             first["text"],
                             "answerable",
+                            title,
                         )
                     )
                 else:
-                    examples.append(Example(qa["question"], context, -1, "", "unanswerable"))
+                    examples.append(Example(qa["question"], context, -1, "", "unanswerable", title))
                 if rng.random() < args.paragraph_negatives and len(paragraphs) > 1:
                     asked = content_words(qa["question"], stop_words)
                     ranked = sorted(
@@ -104,7 +123,12 @@ def build_examples(articles: list[dict], args, rng: random.Random) -> list[Examp
                         if not mentions(paragraphs[other], texts):
                             examples.append(
                                 Example(
-                                    qa["question"], paragraphs[other], -1, "", "paragraph-negative"
+                                    qa["question"],
+                                    paragraphs[other],
+                                    -1,
+                                    "",
+                                    "paragraph-negative",
+                                    title,
                                 )
                             )
                             break
@@ -112,8 +136,10 @@ def build_examples(articles: list[dict], args, rng: random.Random) -> list[Examp
                     start = answers[0]["answer_start"]
                     crop = crop_without_answer(context, start, start + len(answers[0]["text"]))
                     if crop and not mentions(crop, texts):
-                        examples.append(Example(qa["question"], crop, -1, "", "crop-negative"))
-    return examples
+                        examples.append(
+                            Example(qa["question"], crop, -1, "", "crop-negative", title)
+                        )
+    return [with_title(e) for e in examples]
 
 
 def featurize(examples: list[Example], tokenizer, max_length: int, stride: int) -> list[dict]:
@@ -150,14 +176,10 @@ def featurize(examples: list[Example], tokenizer, max_length: int, stride: int) 
                     while end_token >= first and offsets[end_token][1] >= char_end:
                         end_token -= 1
                     end_token += 1
-            features.append(
-                {
-                    "input_ids": encoded["input_ids"][i],
-                    "token_type_ids": encoded["token_type_ids"][i],
-                    "start": start_token,
-                    "end": end_token,
-                }
-            )
+            feature = {"input_ids": encoded["input_ids"][i], "start": start_token, "end": end_token}
+            if "token_type_ids" in encoded:  # BERT-style; MPNet has no segment embeddings
+                feature["token_type_ids"] = encoded["token_type_ids"][i]
+            features.append(feature)
     return features
 
 
@@ -186,7 +208,8 @@ def collate(features: list[dict], torch):
     for row, f in enumerate(features):
         n = len(f["input_ids"])
         ids[row, :n] = torch.tensor(f["input_ids"])
-        types[row, :n] = torch.tensor(f["token_type_ids"])
+        if "token_type_ids" in f:
+            types[row, :n] = torch.tensor(f["token_type_ids"])
         mask[row, :n] = 1
     starts = torch.tensor([f["start"] for f in features])
     ends = torch.tensor([f["end"] for f in features])
@@ -233,6 +256,11 @@ def parse_args(argv=None):
         default=1,
         help="times each --dev training article is read per epoch: their questions are the "
         "SQuAD 2.0 ones, with the written-to-mislead unanswerable questions",
+    )
+    parser.add_argument(
+        "--title",
+        action="store_true",
+        help="read each passage after its article title, as rag does (reader.json with_title)",
     )
     parser.add_argument("--paragraph-negatives", type=float, default=0.25)
     parser.add_argument("--crop-negatives", type=float, default=0.1)
@@ -301,6 +329,7 @@ def main(argv=None) -> int:
     total = len(order)
     per_epoch = total // args.epochs  # every epoch partitions the same features alike
     model = AutoModelForQuestionAnswering.from_pretrained(args.base)
+    takes_segments = "token_type_ids" in inspect.signature(model.forward).parameters
     decay = [p for n, p in model.named_parameters() if "bias" not in n and "LayerNorm" not in n]
     no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
     optimizer = torch.optim.AdamW(
@@ -340,13 +369,14 @@ def main(argv=None) -> int:
     bar = tqdm(total=total, initial=step, desc="train", mininterval=30, file=sys.stdout)
     while step < total:
         ids, types, mask, starts, ends = collate([features[i] for i in order[step]], torch)
+        segments = {"token_type_ids": types} if takes_segments else {}
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             output = model(
                 input_ids=ids,
-                token_type_ids=types,
                 attention_mask=mask,
                 start_positions=starts,
                 end_positions=ends,
+                **segments,
             )
         output.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

@@ -89,7 +89,7 @@ def test_each_answers_badges_lead_to_its_own_sources(cited):
 
 
 def test_abstention_looks_different_and_shows_related(engine):
-    result = engine.ask("Who is the CEO of Samsung India?")
+    result = engine.ask("Who is the CEO of Apple?")  # nothing about Apple in the seeds
     assert '<div class="rag-answer">⚠️' in answer_html(result)
     panel = sources_html(result)
     assert "rag-notice" in panel and "rag-related" in panel
@@ -172,7 +172,7 @@ def test_feedback_is_appended_as_jsonl(app):
     "question,kind",
     [
         ("what about 2023?", "follow-up"),  # its bubble starts with "Follow-up read as"
-        ("Who is the CEO of Samsung India?", "abstention"),
+        ("Who is the CEO of Apple?", "abstention"),
         ("🙂🙂🙂", "notice"),
     ],
 )

@@ -258,7 +258,7 @@ def test_sources_come_right_after_each_answer(page, viewport):
 
 def test_sources_panel_is_emptied_by_a_refused_input(page):
     ask(page, "When did Xiaomi drop to third?")
-    assert page.locator("#rag-sources .rag-source").count() >= 2
+    assert page.locator("#rag-sources .rag-source").count() >= 1
     ask(page, "🙂🙂🙂")
     assert "question in words" in last_reply(page).inner_text()
     assert page.locator("#rag-sources .rag-source").count() == 0

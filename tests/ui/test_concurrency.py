@@ -2,11 +2,12 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
+# Each question with the answers the articles support (two articles date the drop to third).
 QUESTIONS = [
-    ("When did Xiaomi drop to third?", "2023"),
-    ("How many rural stores did Xiaomi open?", "500"),
-    ("Who is Xiaomi's founder?", "Lei Jun"),
-    ("Who is the CEO of Samsung India?", "don't say"),
+    ("When did Xiaomi drop to third?", ("2023", "2022")),
+    ("How many rural stores did Xiaomi open?", ("500",)),
+    ("Who is Xiaomi's founder?", ("Lei Jun",)),
+    ("Who is the CEO of Apple?", ("don't say",)),
 ]
 
 
@@ -32,4 +33,5 @@ def test_twenty_simultaneous_sessions(served):
         outcomes = list(pool.map(session, range(20)))
     assert len(outcomes) == 20
     for expected, text in outcomes:
-        assert expected in text.replace("&#x27;", "'").replace("’", "'"), text
+        shown = text.replace("&#x27;", "'").replace("’", "'")
+        assert any(answer in shown for answer in expected), text
