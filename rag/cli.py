@@ -95,9 +95,8 @@ def cli():
 @click.option("--explain", is_flag=True, help="Show metadata and every dropped line per article.")
 def ingest(settings: Settings, explain: bool):
     """Read and clean the articles (nothing is written)."""
-    from .ingest import read_corpus
 
-    corpus = read_corpus(settings.seeds_dir)
+    corpus = settings.read_corpus()
     for article in corpus.articles:
         words = len(article.body.split())
         click.secho(article.doc_id, bold=True)
@@ -109,9 +108,10 @@ def ingest(settings: Settings, explain: bool):
         else:
             click.echo("  date:  unknown (not stated in the article)")
         pages = f", {len(article.pages)} pages" if article.pages else ""
+        encoding = f", read as {article.encoding}" if explain and article.encoding else ""
         click.echo(
             f"  body:  {words} words, {len(article.body.splitlines())} paragraphs{pages} "
-            f"({article.kind})"
+            f"({article.kind}{encoding})"
         )
         if explain:
             click.echo(f"  dropped {len(article.dropped)} line(s):")
@@ -133,12 +133,11 @@ def index(settings: Settings, rebuild: bool, watch: bool):
     """Build or update the index (only changed articles are re-embedded)."""
     from .embedding import Embedder
     from .index import open_index
-    from .ingest import read_corpus
 
     embedder = Embedder()
 
     def build(rebuild: bool):
-        corpus = read_corpus(settings.seeds_dir)
+        corpus = settings.read_corpus()
         for skipped in corpus.skipped:
             say(f"skipped {skipped.reason}")
         return open_index(

@@ -9,7 +9,6 @@ from .answering import Answerer
 from .embedding import Embedder
 from .evidence import EvidenceIndex
 from .index import BuildReport, Index, open_index
-from .ingest import read_corpus
 from .language import LanguageCheck
 from .pipeline import AskResult, ask
 from .question import normalise_question
@@ -34,9 +33,7 @@ class Engine:
         self.settings = settings
         self.embedder = embedder or Embedder()
         self.embedder.encode(["warm-up"])  # load the model now, not on the first question
-        corpus = read_corpus(settings.seeds_dir)
-        for skipped in corpus.skipped:
-            say(f"skipped {skipped.reason}")
+        corpus = settings.read_corpus()
         self.index: Index
         self.build_report: BuildReport
         self.index, self.build_report = open_index(
@@ -48,6 +45,9 @@ class Engine:
             show_progress=show_progress,
             say=say,
         )
+        if self.build_report.wrote:  # the build that found them says so; later loads are quiet
+            for skipped in corpus.skipped:
+                say(f"skipped {skipped.reason}")
         self.store: VectorStore = open_store(self.index, settings.vector_uri)
         self.retriever: Retriever = HybridRetriever(self.index, store=self.store)
         self.evidence = EvidenceIndex(self.index, self.embedder)
@@ -65,14 +65,14 @@ class Engine:
         at a time per engine, and one build at a time per index folder (the build lock).
         """
         with self._refreshing:
-            corpus = read_corpus(self.settings.seeds_dir)
-            for skipped in corpus.skipped:
-                say(f"skipped {skipped.reason}")
+            corpus = self.settings.read_corpus()
             index, report = open_index(
                 corpus, settings=self.settings, embedder=self.embedder, say=say
             )
             if not report.wrote:
                 return report
+            for skipped in corpus.skipped:
+                say(f"skipped {skipped.reason}")
             store = open_store(index, self.settings.vector_uri)
             retriever = HybridRetriever(index, store=store)
             evidence = EvidenceIndex(index, self.embedder)

@@ -10,9 +10,10 @@ act on.
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import RagError
 
@@ -54,6 +55,34 @@ class Extracted:
     title: str | None = None
     date: str | None = None
     date_source: str | None = None
+    encoding: str | None = None  # how a text file's bytes were read; None for PDFs
+
+
+# Characters that are layout, not text: typographic ligatures (PDFs are full of them), no-break
+# spaces and soft hyphens. Replaced when an article is read, so a quote matches what a reader
+# types ("first", not "ﬁrst"); not full NFKC, which would also turn "10⁶" into "106".
+_LAYOUT_CHARACTERS = str.maketrans(
+    {
+        "\ufb00": "ff",
+        "\ufb01": "fi",
+        "\ufb02": "fl",
+        "\ufb03": "ffi",
+        "\ufb04": "ffl",
+        "\ufb05": "st",
+        "\ufb06": "st",
+        "\u00a0": " ",  # no-break space
+        "\u202f": " ",  # narrow no-break space
+        "\u2007": " ",  # figure space
+        "\u00ad": None,  # soft hyphen
+        "\u200b": None,  # zero-width space
+        "\ufeff": None,  # a byte-order mark left inside the text
+    }
+)
+
+
+def plain_characters(text: str) -> str:
+    """``text`` with ligatures spelled out, odd spaces made plain and soft hyphens removed."""
+    return text.translate(_LAYOUT_CHARACTERS)
 
 
 def sniff(data: bytes, name: str) -> str:
@@ -63,9 +92,7 @@ def sniff(data: bytes, name: str) -> str:
     for magic, what in _MAGIC:
         if data.startswith(magic):
             raise RagError(f"{name}: {what}, not an article")
-    if b"\x00" in data:
-        raise RagError(f"{name}: binary file (contains NUL bytes)")
-    text = decode(data, name)
+    text, _ = decode(data, name)
     head = text.lstrip()[:4096]
     if _HTML_START.match(head) or _HTML_START.search(head[:1024]):
         return HTML
@@ -81,25 +108,95 @@ def sniff(data: bytes, name: str) -> str:
     return TEXT
 
 
-def decode(data: bytes, name: str) -> str:
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Encodings a text without a byte-order mark is read in, when it is not UTF-8: what
+# charset-normalizer finds, if it is one of the Western ones, else Windows-1252 and then
+# Latin-1 (which reads any bytes). Its other guesses are not taken: on a short French text it
+# says Central European (cp1250) and "Crème" becomes "Crčme".
+_FALLBACKS = ("cp1252", "latin-1")
+_DETECTED = {"cp1252", "latin_1", "iso8859_15"}
+
+
+def decode(data: bytes, name: str) -> tuple[str, str]:
+    """(text, encoding): UTF-8 first, then a byte-order mark, UTF-16 by its zero bytes, what
+    charset-normalizer detects among Western encodings, and Windows-1252 / Latin-1 last.
+    RagError for bytes that are not text in any of them (binary files)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = _text(data.decode(encoding), name)
+                return text, encoding.replace("-sig", "") + " (byte-order mark)"
+            except UnicodeDecodeError:
+                why = f"not valid {encoding} text after its byte-order mark"
+                raise RagError(f"{name}: {why}") from None
+    sample = data[:4096]
+    if b"\x00" in sample:
+        # UTF-16 without a mark puts a zero byte beside every ASCII letter; anything else with
+        # zero bytes is binary.
+        even, odd = sample[0::2].count(0), sample[1::2].count(0)
+        if max(even, odd) > len(sample) // 4 and min(even, odd) < len(sample) // 50:
+            encoding = "utf-16-le" if odd > even else "utf-16-be"
+            try:
+                return _text(data.decode(encoding), name), encoding
+            except UnicodeDecodeError:
+                pass
+        raise RagError(f"{name}: binary file (contains NUL bytes)")
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        where = f"{error.reason} at byte {error.start}"
-        raise RagError(f"{name}: not valid UTF-8 text ({where})") from None
+        return _text(data.decode("utf-8"), name), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    guesses = [best.encoding] if best is not None and best.encoding in _DETECTED else []
+    for encoding in [*guesses, *_FALLBACKS]:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if _looks_like_text(text):
+            return text, encoding
+    raise RagError(f"{name}: not text in UTF-8, UTF-16 or a Western encoding")
+
+
+def _text(text: str, name: str) -> str:
+    if not _looks_like_text(text):
+        raise RagError(f"{name}: not text (control characters throughout)")
+    return text
+
+
+def _looks_like_text(text: str) -> bool:
+    """Few control characters: bytes of a program decoded as Latin-1 are full of them."""
+    sample = text[:20_000]
+    controls = sum(1 for c in sample if ord(c) < 32 and c not in "\n\r\t\f")
+    return controls <= len(sample) // 100
 
 
 def extract(data: bytes, name: str) -> Extracted:
     """Text, title and date of an article file; RagError (the reason to skip it) otherwise."""
     kind = sniff(data, name)
     if kind == PDF:
-        return _pdf(data, name)
-    text = decode(data, name)
-    if kind == HTML:
-        return _html(text, name)
-    if kind == MARKDOWN:
-        return _markdown(text)
-    return Extracted(kind=TEXT, text=text)
+        extracted = _pdf(data, name)
+    else:
+        text, encoding = decode(data, name)
+        if kind == HTML:
+            extracted = _html(text, name)
+        elif kind == MARKDOWN:
+            extracted = _markdown(text)
+        else:
+            extracted = Extracted(kind=TEXT, text=text)
+        extracted = replace(extracted, encoding=encoding)
+    return replace(
+        extracted,
+        text=plain_characters(extracted.text),
+        title=plain_characters(extracted.title) if extracted.title else extracted.title,
+    )
 
 
 # --- web pages -------------------------------------------------------------------------------

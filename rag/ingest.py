@@ -19,7 +19,12 @@ from . import formats
 from .errors import RagError
 
 # Bump when the rules change, so the index knows cleaned text may differ.
-CLEANING_VERSION = 1
+# 2: ligatures, odd spaces and soft hyphens replaced; text in any common encoding.
+CLEANING_VERSION = 2
+# A folder's files as the chat window's uploads: larger ones are skipped (settings can raise
+# them); extracted text has its own cap, since a PDF can be large for its images alone.
+MAX_FILE_MB = 10
+MAX_TEXT_CHARS = 5_000_000
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,7 @@ class Article:
     date_source: str | None = None  # where the date was stated, for `rag ingest --explain`
     # PDFs: (offset in body, page number) where each page's text starts.
     pages: tuple[tuple[int, int], ...] = ()
+    encoding: str | None = None  # how a text file's bytes were read (`rag ingest --explain`)
 
     def __post_init__(self) -> None:
         # Read back from JSON, pages are lists; kept as tuples so articles compare alike.
@@ -245,6 +251,7 @@ def clean_article(
     title: str | None = None,
     date: str | None = None,
     date_source: str | None = None,
+    encoding: str | None = None,
 ) -> Article:
     """Split a raw article into metadata and cleaned body, recording dropped lines.
 
@@ -307,6 +314,7 @@ def clean_article(
         kind=kind,
         date_source=date_source if date else None,
         pages=tuple(pages),
+        encoding=encoding,
     )
 
 
@@ -314,14 +322,19 @@ def _shorten(line: str, limit: int = 40) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
 
 
-def read_article(path: Path) -> Article:
+def read_article(path: Path, *, max_text_chars: int = MAX_TEXT_CHARS) -> Article:
     """The article in ``path``, whatever its format; RagError (the reason) when there is none."""
-    return article_from_bytes(path.name, path.read_bytes())
+    return article_from_bytes(path.name, path.read_bytes(), max_text_chars=max_text_chars)
 
 
-def article_from_bytes(name: str, data: bytes) -> Article:
+def article_from_bytes(name: str, data: bytes, *, max_text_chars: int = MAX_TEXT_CHARS) -> Article:
     """The article file ``name`` holding ``data`` would be read as; RagError when none."""
     extracted = formats.extract(data, name)
+    if len(extracted.text) > max_text_chars:
+        raise RagError(
+            f"{name}: {len(extracted.text):,} characters of text, over the cap of "
+            f"{max_text_chars:,} (setting max_text_chars)"
+        )
     article = clean_article(
         name,
         extracted.text,
@@ -329,23 +342,42 @@ def article_from_bytes(name: str, data: bytes) -> Article:
         title=extracted.title,
         date=extracted.date,
         date_source=extracted.date_source,
+        encoding=extracted.encoding,
     )
     if not article.body.strip():
         raise RagError(f"{name}: no article text after cleaning")
     return article
 
 
-def read_corpus(seeds_dir: Path) -> Corpus:
-    """Every readable article under ``seeds_dir``; unreadable files are reported, not fatal."""
+def read_corpus(
+    seeds_dir: Path, *, max_file_mb: int = MAX_FILE_MB, max_text_chars: int = MAX_TEXT_CHARS
+) -> Corpus:
+    """Every readable article in ``seeds_dir``; every other entry is reported with its reason.
+
+    A file over ``max_file_mb`` is skipped before it is read; subfolders are not read (an
+    article's file name is its document id), and each says so.
+    """
     if not seeds_dir.is_dir():
         raise RagError(f"seeds folder not found: {seeds_dir}")
     articles: list[Article] = []
     skipped: list[SkippedFile] = []
-    for path in sorted(p for p in seeds_dir.iterdir() if p.is_file()):
+    for path in sorted(seeds_dir.iterdir()):
         if path.name.startswith("."):
             continue
+        if path.is_dir():
+            why = "a subfolder; only files directly in the articles folder are read"
+            skipped.append(SkippedFile(path, f"{path.name}/: {why}"))
+            continue
+        if not path.is_file():
+            continue
         try:
-            article = read_article(path)
+            size = path.stat().st_size
+            if size > max_file_mb * 1024 * 1024:
+                raise RagError(
+                    f"{path.name}: {size / 1024 / 1024:.1f} MB, over the {max_file_mb} MB "
+                    "per-file cap (setting max_file_mb)"
+                )
+            article = read_article(path, max_text_chars=max_text_chars)
         except RagError as error:
             skipped.append(SkippedFile(path, str(error)))
             continue

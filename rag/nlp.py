@@ -8,6 +8,7 @@ the most expensive component of the pipeline.
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 from collections import deque
@@ -58,13 +59,34 @@ def load_pipeline():
             del sys.modules["torch"]
 
 
+# spaCy refuses a text over 1,000,000 characters (E088) and slows down long before; a
+# paragraph longer than this is read in pieces, cut after a sentence's end where there is one.
+MAX_PARAGRAPH_CHARS = 20_000
+_SENTENCE_END = re.compile(r"[.!?][\"'”’)]*\s+")
+
+
 def _paragraphs(body: str) -> list[tuple[int, str]]:
+    """(offset in body, text) of each non-empty line, long lines in pieces."""
     offset, out = 0, []
     for line in body.split("\n"):
         if line.strip():
-            out.append((offset, line))
+            out.extend(_pieces(offset, line))
         offset += len(line) + 1
     return out
+
+
+def _pieces(offset: int, line: str) -> list[tuple[int, str]]:
+    pieces = []
+    while len(line) > MAX_PARAGRAPH_CHARS:
+        window = line[:MAX_PARAGRAPH_CHARS]
+        ends = [m.end() for m in _SENTENCE_END.finditer(window)]
+        cut = ends[-1] if ends and ends[-1] > MAX_PARAGRAPH_CHARS // 2 else window.rfind(" ") + 1
+        cut = cut if cut > 0 else MAX_PARAGRAPH_CHARS
+        pieces.append((offset, line[:cut]))
+        offset, line = offset + cut, line[cut:]
+    if line.strip():
+        pieces.append((offset, line))
+    return pieces
 
 
 def analyse(doc_id: str, body: str) -> list[Sentence]:

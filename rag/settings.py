@@ -30,6 +30,10 @@ class Settings:
     # (a folder indexed from the CLI has no cap).
     upload_max_mb: int = 10
     upload_cap: int = 200
+    # Any file in the articles folder: larger files are skipped with a line saying so, and so
+    # is a file whose extracted text is longer (a PDF can be large for its images alone).
+    max_file_mb: int = 10
+    max_text_chars: int = 5_000_000
     # Above this many passages the dense index is approximate (FAISS IVF; recall@10 0.992
     # and 1.4 ms a query at 1M, README "Search at scale"); at or below it exact, which
     # takes about 14 ms a query at 200k on 2 cores and never misses.
@@ -58,10 +62,20 @@ class Settings:
             raise RagError(f"feedback cap must be 0 or more votes, got {self.feedback_cap}")
         if self.upload_max_mb < 1 or self.upload_cap < 0:
             raise RagError("upload_max_mb must be 1 or more and upload_cap 0 or more")
+        if self.max_file_mb < 1 or self.max_text_chars < 1000:
+            raise RagError("max_file_mb must be 1 or more and max_text_chars 1000 or more")
         if self.ann_threshold < 0:
             raise RagError(f"ann_threshold must be 0 or more passages, got {self.ann_threshold}")
         if self.k < 1 or self.k > 50:
             raise RagError(f"k must be between 1 and 50, got {self.k}")
+
+    def read_corpus(self):
+        """The articles folder, read with these settings' caps."""
+        from .ingest import read_corpus
+
+        return read_corpus(
+            self.seeds_dir, max_file_mb=self.max_file_mb, max_text_chars=self.max_text_chars
+        )
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Return a copy with the given non-None values applied (CLI flags)."""

@@ -95,7 +95,8 @@ class ArticleFolder:
             raise RagError(
                 f"{len(data) / 1e6:.1f} MB is over the {self.settings.upload_max_mb} MB limit"
             )
-        article_from_bytes(name, data)  # the same reading the index will do, or why not
+        # The same reading the index will do, or why not.
+        article_from_bytes(name, data, max_text_chars=self.settings.max_text_chars)
         if (self.folder / name).exists() and not replace:
             raise RagError("an article with this name exists (tick “replace” to overwrite it)")
         return name

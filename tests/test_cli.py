@@ -152,3 +152,20 @@ def test_an_index_dir_that_is_a_file_is_one_clear_error(run, no_engine, tmp_path
     line = one_error_line(run(*args))
     assert f"index folder {not_a_folder} is a file" in line
     assert not_a_folder.read_text() == "not an index"
+
+
+def test_skipped_files_are_reported_by_the_build_not_by_every_ask(run, tmp_path, seeds_copy):
+    (seeds_copy / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
+    index = str(tmp_path / "index")
+    first = run("ask", "Who is Xiaomi's founder?", "--seeds", str(seeds_copy), "--index-dir", index)
+    assert first.exit_code == 0 and "skipped photo.txt: a PNG image" in first.output
+    again = run("ask", "Who is Xiaomi's founder?", "--seeds", str(seeds_copy), "--index-dir", index)
+    assert again.exit_code == 0 and "skipped" not in again.output
+
+
+def test_ingest_explain_names_the_encoding(run, tmp_path):
+    (tmp_path / "windows.txt").write_bytes(
+        "Prices rose in Zürich\n\nCafé owners said “prices rose 12%” on Monday.\n".encode("cp1252")
+    )
+    out = run("ingest", "--explain", "--seeds", str(tmp_path))
+    assert out.exit_code == 0 and "read as cp1252" in out.output

@@ -107,7 +107,7 @@ def _encrypted_pdf() -> bytes:
         (b"\x89PNG\r\n\x1a\n" + bytes(64), "a PNG image"),
         (b"PK\x03\x04" + bytes(64), "a ZIP archive"),
         (b"%PDF-1.4\n1 0 obj\n<< broken", "a damaged PDF"),
-        (b"caf\xe9 au lait", "not valid UTF-8"),
+        (bytes(range(1, 32)) * 40, "not text"),
         (b"text\x00with NUL", "binary file"),
         (_encrypted_pdf(), "an encrypted PDF"),
     ],
