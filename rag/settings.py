@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from dataclasses import dataclass, fields, replace
@@ -12,6 +13,17 @@ from .errors import RagError
 
 CONFIG_FILE_NAME = "rag.toml"
 ANSWERERS = ("reader", "rules")
+# The seed articles name themselves here, beside the folder they live in: only that folder gets
+# this title and these examples; any other folder gets a neutral title and its own headlines.
+SEEDS_FOLDER = Path(__file__).resolve().parent.parent / "seeds"
+SEED_TITLE = "Xiaomi in India: ask the articles"
+SEED_EXAMPLES = (
+    "When did Xiaomi drop to third?",
+    "How many rural stores did Xiaomi open?",
+    "Who is Xiaomi's founder?",
+    "Which Indian company will make Xiaomi's neckband headphones?",
+)
+NEUTRAL_TITLE = "Ask the articles"
 
 
 @dataclass(frozen=True)
@@ -50,6 +62,10 @@ class Settings:
     answerer: str = "reader"
     # The reader model folder (reader.json, weights, tokenizer); default: the shipped one.
     reader_dir: Path = Path(__file__).resolve().parent.parent / "models" / "reader"
+    # What the chat window calls the corpus and offers as examples; empty: the seeds' own for
+    # the seed folder, else a neutral title and the newest articles' headlines (corpus_*).
+    title: str = ""
+    examples: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.chunk_size < 16 or self.chunk_size > 512:
@@ -68,6 +84,26 @@ class Settings:
             raise RagError(f"ann_threshold must be 0 or more passages, got {self.ann_threshold}")
         if self.k < 1 or self.k > 50:
             raise RagError(f"k must be between 1 and 50, got {self.k}")
+
+    def _is_seed_folder(self) -> bool:
+        try:
+            return self.seeds_dir.resolve() == SEEDS_FOLDER
+        except OSError:
+            return False
+
+    def corpus_title(self) -> str:
+        if self.title:
+            return self.title
+        return SEED_TITLE if self._is_seed_folder() else NEUTRAL_TITLE
+
+    def corpus_examples(self, headlines: list[str], limit: int = 4) -> list[str]:
+        """The examples setting; else the seeds' questions; else the given headlines (newest
+        first, as the articles wrote them: nothing invented)."""
+        if self.examples:
+            return list(self.examples)
+        if self._is_seed_folder():
+            return list(SEED_EXAMPLES)
+        return list(dict.fromkeys(h for h in headlines if h.strip()))[:limit]
 
     def read_corpus(self):
         """The articles folder, read with these settings' caps."""
@@ -93,6 +129,8 @@ def _coerce_into(base: Settings, values: dict[str, Any], *, source: str) -> Sett
         try:
             if isinstance(default, Path):
                 converted[name] = Path(raw)
+            elif isinstance(default, tuple):
+                converted[name] = _strings(raw, name, source)
             elif isinstance(default, int):
                 converted[name] = int(raw)
             else:
@@ -100,6 +138,20 @@ def _coerce_into(base: Settings, values: dict[str, Any], *, source: str) -> Sett
         except (TypeError, ValueError):
             raise RagError(f"setting {name} from {source} must be a number, got {raw!r}") from None
     return replace(base, **converted)
+
+
+def _strings(raw: Any, name: str, source: str) -> tuple[str, ...]:
+    """A list of strings: a TOML array, or a JSON array in the environment."""
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except json.JSONDecodeError:
+            raise RagError(
+                f"setting {name} from {source} must be a JSON list of strings, got {raw!r}"
+            ) from None
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise RagError(f"setting {name} from {source} must be a list of strings, got {raw!r}")
+    return tuple(x.strip() for x in raw if x.strip())
 
 
 def load_settings(

@@ -80,3 +80,29 @@ def test_vector_store_and_ann_threshold_come_from_the_environment():
 def test_a_negative_ann_threshold_is_refused():
     with pytest.raises(RagError, match="ann_threshold"):
         Settings(ann_threshold=-1)
+
+
+def test_examples_come_from_the_config_file_or_the_environment(tmp_path):
+    config = tmp_path / "rag.toml"
+    config.write_text('[rag]\ntitle = "Archive"\nexamples = ["Who won?", "When?"]\n')
+    settings = load_settings(config_file=config, environ={})
+    assert settings.corpus_title() == "Archive"
+    assert settings.corpus_examples(["A headline"]) == ["Who won?", "When?"]
+    from_env = load_settings(environ={"RAG_EXAMPLES": '["Where?"]', "RAG_CONFIG": str(config)})
+    assert from_env.examples == ("Where?",)
+
+
+@pytest.mark.parametrize("raw", ["not json", '{"a": 1}', "[1, 2]"])
+def test_examples_must_be_a_list_of_strings(raw):
+    with pytest.raises(RagError, match="examples"):
+        load_settings(environ={"RAG_EXAMPLES": raw})
+
+
+def test_only_the_seed_folder_is_branded(tmp_path):
+    seeds = Settings()
+    assert "Xiaomi" in seeds.corpus_title()
+    assert all("Xiaomi" in e for e in seeds.corpus_examples(["ignored"]))
+    other = Settings(seeds_dir=tmp_path)
+    assert other.corpus_title() == "Ask the articles"
+    headlines = ["Bridge opens", "Bridge opens", "Mayor re-elected", "", "Rain", "Snow", "Fog"]
+    assert other.corpus_examples(headlines) == ["Bridge opens", "Mayor re-elected", "Rain", "Snow"]

@@ -35,13 +35,6 @@ from rag.question import previous_questions  # noqa: E402
 
 log = logging.getLogger(__name__)
 
-EXAMPLES = [
-    "When did Xiaomi drop to third?",
-    "How many rural stores did Xiaomi open?",
-    "Who is Xiaomi's founder?",
-    "Which Indian company will make Xiaomi's neckband headphones?",
-    "Who is the CEO of Samsung India?",
-]
 STREAM_STEP_WORDS = 3  # the answer appears a few words at a time
 FRIENDLY_FAILURE = "Sorry, something went wrong while answering. Please try again."
 DEFAULT_FEEDBACK_CAP = 10_000
@@ -411,6 +404,23 @@ class ChatApp:
     def notice_html(self) -> str:
         return text_html(self.index_notice) if self.index_notice else ""
 
+    def header_markdown(self) -> str:
+        """The page's heading, with the number of articles indexed now."""
+        count = len(self.engine.index.articles)
+        noun = "article" if count == 1 else "articles"
+        return (
+            f"## {self.engine.settings.corpus_title()}\nAnswers come only from {count} indexed "
+            f"{noun}, with the sentence that says so. When the articles don't say, you are told."
+        )
+
+    def examples(self) -> list[str]:
+        newest = sorted(
+            self.engine.index.articles.values(),
+            key=lambda a: (a.date or "", a.doc_id),
+            reverse=True,
+        )
+        return self.engine.settings.corpus_examples([a.title for a in newest])
+
     # -- the articles view -------------------------------------------------------
 
     def article_rows(self) -> list[list]:
@@ -627,16 +637,19 @@ def build_app(
     stop: threading.Event | None = None,
 ) -> gr.Blocks:
     app = ChatApp(engine, feedback_path=feedback_path, feedback_cap=feedback_cap)
-    articles = len(engine.index.articles)
-    with gr.Blocks(title="Xiaomi in India: ask the articles", analytics_enabled=False) as demo:
-        gr.Markdown(
-            f"## Ask the articles\nAnswers come only from {articles} indexed news articles, "
-            "with the sentence that says so. When the articles don't say, you are told."
-        )
+    examples = app.examples()
+    with gr.Blocks(title=engine.settings.corpus_title(), analytics_enabled=False) as demo:
+        header = gr.Markdown(app.header_markdown(), elem_id="rag-header")
+        # Reloading the page shows the count of now, not of when the server started.
+        demo.load(app.header_markdown, outputs=header, api_name=False)
         if watch:
             notice = gr.HTML("", elem_id="rag-index-notice")
             # The watcher updates app.index_notice from its own thread; the page polls it.
-            gr.Timer(2.0).tick(app.notice_html, outputs=notice, api_name=False)
+            gr.Timer(2.0).tick(
+                lambda: (app.notice_html(), app.header_markdown()),
+                outputs=[notice, header],
+                api_name=False,
+            )
             app.start_watching(stop)
         results = gr.State([])
         with gr.Row(equal_height=False):
@@ -650,12 +663,12 @@ def build_app(
                     render_markdown=False,  # messages are HTML built from escaped text
                     latex_delimiters=[],  # "$$" in an article is money, not maths
                     feedback_options=["Like", "Dislike"],
-                    placeholder="Ask a question about Xiaomi in India.",
+                    placeholder="Ask a question about the articles.",
                     elem_id="rag-chat",
                 )
                 textbox = gr.Textbox(
                     label="Your question",
-                    placeholder="e.g. When did Xiaomi drop to third?",
+                    placeholder=f"e.g. {examples[0]}" if examples else "Your question",
                     lines=1,
                     max_lines=4,
                     max_length=2000,
@@ -669,7 +682,8 @@ def build_app(
                 gr.Markdown("### Sources")
                 sources = gr.HTML(EMPTY_PANEL, elem_id="rag-sources")
         # Below both columns, so on a phone the sources come before them, not after.
-        gr.Examples(EXAMPLES, inputs=textbox, label="Try")
+        if examples:
+            gr.Examples(examples, inputs=textbox, label="Try")
         with gr.Accordion("Settings", open=False):
             k = gr.Slider(1, 10, value=engine.settings.k, step=1, label="Passages to read")
             show_scores = gr.Checkbox(False, label="Show retrieval scores")
@@ -724,13 +738,13 @@ def build_app(
             inputs=[upload, replace],
             outputs=[article_status, article_table, to_remove, upload],
             api_name=False,
-        )
+        ).then(app.header_markdown, outputs=header, api_name=False)
         remove.click(
             app.remove_article,
             inputs=[to_remove],
             outputs=[article_status, article_table, to_remove],
             api_name=False,
-        )
+        ).then(app.header_markdown, outputs=header, api_name=False)
     return demo
 
 

@@ -232,3 +232,31 @@ def test_the_watcher_reports_index_updates(small_engine):
     assert "index updated" in app.notice_html()
     hits = small_engine.search("Where will Acme open a second factory?")
     assert hits[0].chunk.doc_id == "acme-factory.pdf"  # the next question reads it
+
+
+def test_the_page_names_the_corpus_it_serves(tmp_path, embedder):
+    from rag.engine import Engine
+    from rag.settings import Settings
+    from rag.uploads import ArticleFolder
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    (folder / "bridge.txt").write_text(
+        "Bridge opens after ten years\n\ndate 2024-05-02\n\nThe new bridge opened on Monday.\n"
+    )
+    (folder / "mayor.txt").write_text(
+        "Mayor re-elected for a second term in city vote\n\ndate 2024-06-01\n\n"
+        "The mayor won a second term on Sunday.\n"
+    )
+    engine = Engine(Settings(seeds_dir=folder, index_dir=tmp_path / "index"), embedder=embedder)
+    app = ChatApp(engine, feedback_path=tmp_path / "feedback.jsonl")
+    header = app.header_markdown()
+    assert "Xiaomi" not in header and "Ask the articles" in header
+    assert "2 indexed articles" in header
+    assert app.examples() == [
+        "Mayor re-elected for a second term in city vote",
+        "Bridge opens after ten years",
+    ]
+    data = b"Rain ends drought\n\ndate 2024-07-01\n\nIt rained for the first time in months.\n"
+    ArticleFolder(engine.settings).add([("rain.txt", data)], replace=False, refresh=engine.refresh)
+    assert "3 indexed articles" in app.header_markdown()
