@@ -143,11 +143,17 @@ def incompatibility(manifest: dict, settings: Settings, embedder: Embedder) -> s
     return None
 
 
-def stale_documents(index: Index, corpus: Corpus) -> list[str]:
-    """Documents added, changed or removed since ``index`` was built."""
+def describe_changes(index: Index, corpus: Corpus) -> str | None:
+    """ "1 added, 2 changed, 4 removed since the index was built" (articles), or None."""
     built = {d: info["content_hash"] for d, info in index.manifest["documents"].items()}
     now = {a.doc_id: a.content_hash for a in corpus.articles}
-    return sorted(d for d in built.keys() | now.keys() if built.get(d) != now.get(d))
+    counts = {
+        "added": len(now.keys() - built.keys()),
+        "changed": sum(1 for d in now.keys() & built.keys() if now[d] != built[d]),
+        "removed": len(built.keys() - now.keys()),
+    }
+    parts = [f"{n} {what}" for what, n in counts.items() if n]
+    return f"{', '.join(parts)} since the index was built" if parts else None
 
 
 # -- integrity: checksums, manifest shape, folder checks -------------------------
@@ -632,6 +638,7 @@ def _manifest(corpus, doc_sentences, chunks, settings, embedder) -> dict:
         per_doc_chunks[chunk.doc_id] = per_doc_chunks.get(chunk.doc_id, 0) + 1
     return {
         **expected_config(settings, embedder),
+        "articles_folder": str(settings.seeds_dir.resolve()),
         "model_details": {"max_tokens": embedder.max_tokens, "dimension": embedder.dimension},
         "dense_index": (
             "IndexFlatIP (exact inner product over normalised vectors)"
@@ -790,8 +797,16 @@ def _usable_index(
         return None, str(error)
     if problem := incompatibility(previous.manifest, settings, embedder):
         return None, f"index in {settings.index_dir} is outdated: {problem}"
-    if changed := stale_documents(previous, corpus):
-        return previous, f"{len(changed)} document(s) changed since the index was built"
+    built_from = previous.manifest.get("articles_folder")
+    folder = str(settings.seeds_dir.resolve())
+    if built_from and built_from != folder:
+        # Not "4 documents changed": another folder's index is being replaced.
+        return previous, (
+            f"index in {settings.index_dir} was built from {built_from}, not {folder}; "
+            "re-indexing it for this folder (give each folder its own --index-dir to keep both)"
+        )
+    if changes := describe_changes(previous, corpus):
+        return previous, changes
     return previous, None
 
 

@@ -169,3 +169,27 @@ def test_ingest_explain_names_the_encoding(run, tmp_path):
     )
     out = run("ingest", "--explain", "--seeds", str(tmp_path))
     assert out.exit_code == 0 and "read as cp1252" in out.output
+
+
+def test_an_index_says_which_folder_it_was_built_from(run, tmp_path, seeds_copy):
+    index = str(tmp_path / "index")
+    assert run("index", "--seeds", str(seeds_copy), "--index-dir", index).exit_code == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "bridge.txt").write_text(
+        "Bridge opens after ten years\n\nThe new bridge opened on Monday.\n", encoding="utf-8"
+    )
+    out = run("index", "--seeds", str(other), "--index-dir", index)
+    assert out.exit_code == 0
+    assert f"was built from {seeds_copy.resolve()}, not {other.resolve()}" in out.output
+    assert "changed" not in out.output
+
+
+def test_removed_articles_are_reported_as_removed(run, tmp_path, seeds_copy):
+    index = str(tmp_path / "index")
+    assert run("index", "--seeds", str(seeds_copy), "--index-dir", index).exit_code == 0
+    for path in sorted(seeds_copy.iterdir())[:2]:
+        path.unlink()
+    out = run("index", "--seeds", str(seeds_copy), "--index-dir", index)
+    assert out.exit_code == 0
+    assert "2 removed since the index was built" in out.output
