@@ -30,8 +30,9 @@ from .errors import RagError
 from .question import QUESTION_WORDS, normalise_question, typo_distance
 from .terms import STOP_WORDS
 
-# Word for word the notice that input without words gets (rag.question.normalise_question).
-LANGUAGE_NOTICE = "Please ask a question in words (the articles are in English)."
+# What a question in another language is told (input with no words at all is asked for words,
+# rag.question.normalise_question).
+LANGUAGE_NOTICE = "The articles are in English; please ask in English."
 MIN_UNKNOWN_WORDS = 2
 MIN_WORD_LETTERS = 3  # "el", "de", "x": too short to tell one language from another
 _LETTERS = re.compile(r"[^\W\d_]+")

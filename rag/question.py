@@ -41,7 +41,7 @@ def normalise_question(text: str) -> str:
             f"{MAX_QUESTION_CHARS:,} characters."
         )
     if not re.search(r"\w", cleaned):
-        raise RagError("Please ask a question in words (the articles are in English).")
+        raise RagError("Please ask a question in words.")
     return cleaned
 
 

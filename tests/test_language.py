@@ -56,10 +56,11 @@ def test_english_questions_pass(check, question):
     assert not check.is_foreign(question), check.unknown_words(question)
 
 
-def test_the_notice_is_the_one_input_without_words_gets():
+def test_each_notice_says_what_it_means():
     with pytest.raises(RagError) as raised:
         normalise_question("🙂🙂🙂")
-    assert str(raised.value) == LANGUAGE_NOTICE
+    assert str(raised.value) == "Please ask a question in words."
+    assert LANGUAGE_NOTICE == "The articles are in English; please ask in English."
 
 
 def test_empty_and_huge_questions_get_their_own_messages_before_any_scan(check):
