@@ -57,6 +57,18 @@ class Engine:
         self._swap = threading.Lock()
         self._refreshing = threading.Lock()
 
+    @property
+    def updating(self) -> bool:
+        """True while refresh() is re-indexing the articles folder."""
+        return self._refreshing.locked()
+
+    def wait_until_updated(self, timeout: float) -> bool:
+        """Wait for a refresh in progress to finish; False if it is still running at timeout."""
+        if not self._refreshing.acquire(timeout=timeout):
+            return False
+        self._refreshing.release()
+        return True
+
     def refresh(self, *, say: Callable[[str], None] = lambda message: None) -> BuildReport:
         """Re-read the corpus folder and bring the index up to date.
 

@@ -165,6 +165,16 @@ def _source_card(citation: Citation, *, label: str, related: bool, score: str) -
 
 
 EMPTY_PANEL = '<div class="rag-empty">Sources for each answer appear here.</div>'
+UPDATING_PANEL = (
+    '<div class="rag-empty">The articles are being re-indexed; your question waits for the '
+    "new index…</div>"
+)
+# How long a question waits for a re-index in progress before it is answered from the old one.
+UPDATE_WAIT_SECONDS = 120
+STILL_UPDATING = (
+    "(The articles were still being re-indexed: this answer comes from the index as it was "
+    "before the update.)"
+)
 WAITING_PANEL = '<div class="rag-empty">Reading the articles…</div>'
 NO_SOURCES_PANEL = '<div class="rag-empty">No sources: the last reply is not an answer.</div>'
 
@@ -528,6 +538,12 @@ class ChatApp:
         history = history + [{"role": "user", "content": turn["shown"]}]
         # The panel never shows the previous answer's sources beside a new question.
         yield "", history, results, WAITING_PANEL
+        stale = False
+        if getattr(self.engine, "updating", False):
+            # An upload (or the watched folder) is being indexed: the question is about it,
+            # more often than not, so it waits for the new index rather than using the old one.
+            yield "", history, results, UPDATING_PANEL
+            stale = not self.engine.wait_until_updated(UPDATE_WAIT_SECONDS)
         try:
             result = self.engine.ask(message, history=earlier, k=int(k))
         except RagError as error:
@@ -560,6 +576,8 @@ class ChatApp:
             partial = f'<div class="rag-answer">{" ".join(words[:end])}</div>'
             history[-1] = {"role": "assistant", "content": partial}
             yield "", history, results, gr.skip()
+        if stale:
+            final += f'<div class="rag-notice">{escape_text(STILL_UPDATING)}</div>'
         history[-1] = {"role": "assistant", "content": final}
         yield "", history, results, sources
 

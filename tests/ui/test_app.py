@@ -260,3 +260,31 @@ def test_the_page_names_the_corpus_it_serves(tmp_path, embedder):
     data = b"Rain ends drought\n\ndate 2024-07-01\n\nIt rained for the first time in months.\n"
     ArticleFolder(engine.settings).add([("rain.txt", data)], replace=False, refresh=engine.refresh)
     assert "3 indexed articles" in app.header_markdown()
+
+
+def test_a_question_asked_during_a_reindex_waits_for_the_new_index(app, engine):
+    import threading
+    import time
+
+    from ui.app import UPDATING_PANEL
+
+    engine._refreshing.acquire()  # as refresh() holds it while an upload is indexed
+    threading.Timer(0.5, engine._refreshing.release).start()
+    started = time.monotonic()
+    steps = list(app.respond("Who is Xiaomi's founder?", [], [], 5, False))
+    assert time.monotonic() - started >= 0.45
+    assert any(step[3] == UPDATING_PANEL for step in steps)
+    assert "Lei Jun" in steps[-1][1][-1]["content"]
+    assert "still being re-indexed" not in steps[-1][1][-1]["content"]
+
+
+def test_a_reindex_that_outlasts_the_wait_is_said(app, engine, monkeypatch):
+    import threading
+
+    import ui.app
+
+    monkeypatch.setattr(ui.app, "UPDATE_WAIT_SECONDS", 0.1)
+    engine._refreshing.acquire()
+    threading.Timer(1.0, engine._refreshing.release).start()
+    steps = list(app.respond("Who is Xiaomi's founder?", [], [], 5, False))
+    assert "still being re-indexed" in steps[-1][1][-1]["content"]
