@@ -108,6 +108,8 @@ def _day_named(text: str):
     A bare weekday is the latest such day on or before the article's date (news reports what
     happened); "next Tuesday" is the first one after it.
     """
+    if re.fullmatch(r"\W*this\s+week\W*", text, re.IGNORECASE):
+        return lambda anchor: 0  # read as the article's own day, as it always was
     found = _DAY_WORDS.match(text)
     if not found:
         return None

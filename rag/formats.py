@@ -87,25 +87,32 @@ def plain_characters(text: str) -> str:
 
 def sniff(data: bytes, name: str) -> str:
     """The kind of article ``data`` holds, whatever its name says; RagError when none."""
+    return _read(data, name)[0]
+
+
+def _read(data: bytes, name: str) -> tuple[str, str | None, str | None]:
+    """(kind, text, encoding): a text file decoded once, for sniffing and extraction alike;
+    a PDF is left to pypdf (text and encoding None)."""
     if b"%PDF-" in data[:1024]:
-        return PDF
+        return PDF, None, None
     for magic, what in _MAGIC:
         if data.startswith(magic):
             raise RagError(f"{name}: {what}, not an article")
-    text, _ = decode(data, name)
+    text, encoding = decode(data, name)
     head = text.lstrip()[:4096]
     if _HTML_START.match(head) or _HTML_START.search(head[:1024]):
-        return HTML
+        return HTML, text, encoding
     if len(_HTML_TAGS.findall(head)) >= 3:
-        return HTML
+        return HTML, text, encoding
     lines = [line for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else ""
     setext = len(lines) > 1 and _SETEXT_UNDERLINE.match(lines[1])
     if _MARKDOWN_HEADING.match(first) or first.strip() in ("---", "+++") or setext:
-        return MARKDOWN
+        return MARKDOWN, text, encoding
     if name.lower().endswith((".md", ".markdown")):
-        return MARKDOWN  # nothing in the text says otherwise, and the name says Markdown
-    return TEXT
+        # nothing in the text says otherwise, and the name says Markdown
+        return MARKDOWN, text, encoding
+    return TEXT, text, encoding
 
 
 _BOMS = (
@@ -180,20 +187,18 @@ def _looks_like_text(text: str) -> bool:
 
 def extract(data: bytes, name: str) -> Extracted:
     """Text, title and date of an article file; RagError (the reason to skip it) otherwise."""
-    kind = sniff(data, name)
+    kind, text, encoding = _read(data, name)
     if kind == PDF:
         extracted = _pdf(data, name)
+    elif kind == HTML:
+        extracted = _html(text, name)
+    elif kind == MARKDOWN:
+        extracted = _markdown(text)
     else:
-        text, encoding = decode(data, name)
-        if kind == HTML:
-            extracted = _html(text, name)
-        elif kind == MARKDOWN:
-            extracted = _markdown(text)
-        else:
-            extracted = Extracted(kind=TEXT, text=text)
-        extracted = replace(extracted, encoding=encoding)
+        extracted = Extracted(kind=TEXT, text=text)
     return replace(
         extracted,
+        encoding=encoding,
         text=plain_characters(extracted.text),
         title=plain_characters(extracted.title) if extracted.title else extracted.title,
     )

@@ -21,8 +21,9 @@ from .errors import RagError
 # Bump when the rules change, so the index knows cleaned text may differ.
 # 2: ligatures, odd spaces and soft hyphens replaced; text in any common encoding.
 CLEANING_VERSION = 2
-# A folder's files as the chat window's uploads: larger ones are skipped (settings can raise
-# them); extracted text has its own cap, since a PDF can be large for its images alone.
+# Defaults of the settings max_file_mb and max_text_chars: a folder's files are capped as the
+# chat window's uploads are; extracted text has its own cap, since a PDF can be large for its
+# images alone.
 MAX_FILE_MB = 10
 MAX_TEXT_CHARS = 5_000_000
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RagError
+from .ingest import MAX_FILE_MB, MAX_TEXT_CHARS, Corpus, read_corpus
 
 CONFIG_FILE_NAME = "rag.toml"
 ANSWERERS = ("reader", "rules")
@@ -44,8 +45,8 @@ class Settings:
     upload_cap: int = 200
     # Any file in the articles folder: larger files are skipped with a line saying so, and so
     # is a file whose extracted text is longer (a PDF can be large for its images alone).
-    max_file_mb: int = 10
-    max_text_chars: int = 5_000_000
+    max_file_mb: int = MAX_FILE_MB
+    max_text_chars: int = MAX_TEXT_CHARS
     # Above this many passages the dense index is approximate (FAISS IVF; recall@10 0.992
     # and 1.4 ms a query at 1M, README "Search at scale"); at or below it exact, which
     # takes about 14 ms a query at 200k on 2 cores and never misses.
@@ -105,10 +106,8 @@ class Settings:
             return list(SEED_EXAMPLES)
         return list(dict.fromkeys(h for h in headlines if h.strip()))[:limit]
 
-    def read_corpus(self):
+    def read_corpus(self) -> Corpus:
         """The articles folder, read with these settings' caps."""
-        from .ingest import read_corpus
-
         return read_corpus(
             self.seeds_dir, max_file_mb=self.max_file_mb, max_text_chars=self.max_text_chars
         )

@@ -20,6 +20,7 @@ from rag.dates import implied_years, is_point_in_time, names_a_time, resolve
         ("May 29", "2023-05-31", "May 29, 2023", (2023, 5, 29)),
         ("December 29", "2023-05-31", "December 29, 2022", (2022, 12, 29)),
         ("today", "2018-11-20", "20 November 2018", (2018, 11, 20)),
+        ("this week", "2018-11-20", "20 November 2018", (2018, 11, 20)),
         ("the last quarter of 2022", None, "the last quarter of 2022", (2022, 10, 1)),
         ("Q1 2023", None, "Q1 2023", (2023, 1, 1)),
     ],

@@ -539,7 +539,7 @@ class ChatApp:
         # The panel never shows the previous answer's sources beside a new question.
         yield "", history, results, WAITING_PANEL
         stale = False
-        if getattr(self.engine, "updating", False):
+        if self.engine.updating:
             # An upload (or the watched folder) is being indexed: the question is about it,
             # more often than not, so it waits for the new index rather than using the old one.
             yield "", history, results, UPDATING_PANEL

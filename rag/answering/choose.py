@@ -54,24 +54,22 @@ class ReaderAnswerer:
         extra_answers: bool = True,
         require_names: bool | None = None,
         with_title: bool | None = None,
-        verifier: Verifier | None | bool = True,
     ) -> None:
         self.reader = reader
         self.evidence = evidence
         self.passages = passages
         self.threshold = reader.threshold if threshold is None else threshold
+        # A second answer must clear the stricter threshold, when the card names one.
         extra = reader.card.extra_answer_threshold
-        self.extra_threshold = max(self.threshold, self.threshold if extra is None else extra)
+        self.extra_threshold = self.threshold if extra is None else max(self.threshold, extra)
         self.extra_answers = extra_answers
         # Veto spans whose sentence lacks the question's names and numbers (_names_present),
         # where tuning showed it pays (reader.json says).
         self.require_names = reader.card.require_names if require_names is None else require_names
         self.with_title = reader.card.with_title if with_title is None else with_title
-        # verifier=True: the card's (if any); False: the margin threshold alone.
-        if verifier is True:
-            verifier = Verifier.from_card(reader.card.verifier)
-        self.verifier = verifier or None
-        # Score every answer's sentence even with neither rule on (tune.py fits the verifier).
+        # The card's verifier, if tuning kept one; else the margin threshold decides alone.
+        self.verifier: Verifier | None = reader.card.verifier
+        # Compute the verifier's signals even without a verifier (tune.py fits one on them).
         self.keep_signals = False
 
     def draft(self, question: AnalysedQuestion, query: Query, hits: list[Hit]) -> Draft:
@@ -79,17 +77,23 @@ class ReaderAnswerer:
         if not hits:
             return Draft(abstained=True, reason="nothing relevant was retrieved")
         candidates = self._read(query.text, hits)
+        wants_signals = bool(candidates) and (self.verifier is not None or self.keep_signals)
         scored = (
             self.evidence.score_sentences(
                 question, query.vector, [h.chunk for h in hits], similarity=False
             )
-            if self.require_names or self.verifier or self.keep_signals
+            if self.require_names or wants_signals
             else []
         )
         if self.require_names:
             candidates = self._naming_the_question(candidates, hits, scored)
         margin = candidates[0].margin if candidates else None
-        signals = self.signals(candidates, hits, question, scored) if candidates else None
+        # Only a verifier (or tune.py) reads these: not worked out on every question otherwise.
+        signals = (
+            self.signals(candidates, hits, question, scored)
+            if wants_signals and candidates
+            else None
+        )
         answers = self.choose(candidates, hits, question.kind, signals)
         if not answers:
             shown = "none" if margin is None else f"{margin:.2f}"
@@ -195,7 +199,7 @@ class ReaderAnswerer:
         signals: dict[str, float] | None = None,
     ) -> list[Candidate]:
         """The best span if the verifier (or the threshold) accepts it, plus close answers
-        from other articles that clear the margin threshold."""
+        from other articles that clear the extra-answer threshold."""
         if not candidates or not self._accepts(candidates[0], signals):
             return []
         best = candidates[0]

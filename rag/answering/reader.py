@@ -41,7 +41,7 @@ class ReaderCard:
     max_answer_tokens: int = MAX_ANSWER_TOKENS
     require_names: bool = False
     with_title: bool = False
-    verifier: dict | None = None  # answer/abstain weights (answering/verifier.py)
+    verifier: Verifier | None = None  # answer/abstain weights (answering/verifier.py)
     # A second answer from another article must clear this (stricter) margin: None = threshold.
     extra_answer_threshold: float | None = None
 
@@ -61,14 +61,14 @@ class ReaderCard:
                 max_answer_tokens=int(data.get("max_answer_tokens", MAX_ANSWER_TOKENS)),
                 require_names=bool(data.get("require_names", False)),
                 with_title=bool(data.get("with_title", False)),
-                verifier=data.get("verifier"),
+                # Malformed weights fail here, when the card is read, not mid-answer.
+                verifier=Verifier.from_card(data.get("verifier")),
                 extra_answer_threshold=(
                     None
                     if data.get("extra_answer_threshold") is None
                     else float(data["extra_answer_threshold"])
                 ),
             )
-            Verifier.from_card(card.verifier)  # malformed weights fail here, not mid-answer
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
             raise RagError(f"reader card {path} is unreadable: {e}") from None
         if Path(card.weights).name != card.weights:

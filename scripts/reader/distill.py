@@ -64,32 +64,8 @@ def align(
 
 def windows(args, tokenizer):
     """Examples and the student's windows over them, with offsets (as train.py builds them)."""
-    rng = random.Random(args.seed)
-    dev = squad_split.load_articles(args.dev)
-    split = squad_split.split_articles(dev)
-    train_articles = [a for a in dev if a["title"] in set(split.train)]
-    extra = [a for path in args.train for a in squad_split.load_articles(path)]
-    examples = base.build_examples(train_articles * args.dev_repeats + extra, args, rng)
-    features = []
-    for offset in range(0, len(examples), 2000):
-        batch = examples[offset : offset + 2000]
-        encoded = tokenizer(
-            [e.question.strip() for e in batch],
-            [e.context for e in batch],
-            truncation="only_second",
-            max_length=args.max_length,
-            stride=args.stride,
-            return_overflowing_tokens=True,
-            return_offsets_mapping=True,
-            padding=False,
-        )
-        labelled = base.featurize(batch, tokenizer, args.max_length, args.stride)
-        for i, offsets in enumerate(encoded["offset_mapping"]):
-            sequence = encoded.sequence_ids(i)
-            feature = labelled[i]
-            feature["example"] = offset + encoded["overflow_to_sample_mapping"][i]
-            feature["context"] = [(t, tuple(offsets[t])) for t, s in enumerate(sequence) if s == 1]
-            features.append(feature)
+    examples, _ = base.load_examples(args, random.Random(args.seed))
+    features = base.featurize(examples, tokenizer, args.max_length, args.stride, with_offsets=True)
     return examples, features
 
 
@@ -201,21 +177,9 @@ def train_student(args) -> int:
     total = len(order)
     model = AutoModelForQuestionAnswering.from_pretrained(args.base)
     takes_segments = "token_type_ids" in inspect.signature(model.forward).parameters
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    warmup = max(1, int(total * args.warmup))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup)))
-    )
+    optimizer, schedule = base.optimiser(model, args, total, torch)
     checkpoint = args.out / "student.pt"
-    step, log = 0, []
-    if checkpoint.exists():
-        saved = torch.load(checkpoint, weights_only=False)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        schedule.load_state_dict(saved["schedule"])
-        step, log = saved["step"], saved["log"]
-        torch.set_rng_state(saved["torch_rng"])
-        print(f"resumed from {checkpoint} at step {step}/{total}", flush=True)
+    step, log = base.resume(checkpoint, total, model, optimizer, schedule, torch)
     model.train()
     started, running = time.time(), []
     bar = tqdm(total=total, initial=step, desc="distil", mininterval=30, file=sys.stdout)
@@ -257,18 +221,7 @@ def train_student(args) -> int:
             )
             running = []
             bar.write(json.dumps(log[-1]))
-            base.save_atomic(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "step": step,
-                    "log": log,
-                    "torch_rng": torch.get_rng_state(),
-                },
-                checkpoint,
-                torch,
-            )
+            base.save_checkpoint(checkpoint, step, total, log, model, optimizer, schedule, torch)
         if args.max_steps and step >= args.max_steps:
             print(f"{step} steps in {time.time() - started:.1f}s", flush=True)
             return 0

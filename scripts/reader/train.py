@@ -142,8 +142,14 @@ def build_examples(articles: list[dict], args, rng: random.Random) -> list[Examp
     return [with_title(e) for e in examples]
 
 
-def featurize(examples: list[Example], tokenizer, max_length: int, stride: int) -> list[dict]:
-    """Question-first windows over each context; a window without the whole answer is null."""
+def featurize(
+    examples: list[Example], tokenizer, max_length: int, stride: int, *, with_offsets=False
+) -> list[dict]:
+    """Question-first windows over each context; a window without the whole answer is null.
+
+    ``with_offsets`` keeps, per window, its example and the character span of each context
+    token (scripts/reader/distill.py carries a teacher's logits over by them).
+    """
     features: list[dict] = []
     chunk = 2000
     for offset in range(0, len(examples), chunk):
@@ -179,6 +185,11 @@ def featurize(examples: list[Example], tokenizer, max_length: int, stride: int) 
             feature = {"input_ids": encoded["input_ids"][i], "start": start_token, "end": end_token}
             if "token_type_ids" in encoded:  # BERT-style; MPNet has no segment embeddings
                 feature["token_type_ids"] = encoded["token_type_ids"][i]
+            if with_offsets:
+                feature["example"] = offset + encoded["overflow_to_sample_mapping"][i]
+                feature["context"] = [
+                    (t, tuple(offsets[t])) for t, s in enumerate(sequence) if s == 1
+                ]
             features.append(feature)
     return features
 
@@ -220,6 +231,77 @@ def save_atomic(obj, path: Path, torch) -> None:
     tmp = path.with_suffix(".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def load_examples(args, rng: random.Random) -> tuple[list[Example], squad_split.Split]:
+    """The training examples the arguments name (the same for train.py and distill.py)."""
+    dev = squad_split.load_articles(args.dev)
+    split = squad_split.split_articles(dev)
+    train_articles = [a for a in dev if a["title"] in set(split.train)]
+    extra = [a for path in args.train for a in squad_split.load_articles(path)]
+    if args.train_questions:
+        # Sample questions, not articles, so every training article still contributes.
+        keep = {qa["id"] for a in extra for p in a["paragraphs"] for qa in p["qas"]}
+        keep = set(rng.sample(sorted(keep), min(args.train_questions, len(keep))))
+        for article in extra:
+            for paragraph in article["paragraphs"]:
+                paragraph["qas"] = [qa for qa in paragraph["qas"] if qa["id"] in keep]
+    return build_examples(train_articles * args.dev_repeats + extra, args, rng), split
+
+
+def optimiser(model, args, total: int, torch):
+    """AdamW (no decay on biases and LayerNorm) with linear warm-up, then linear decay."""
+    decay = [p for n, p in model.named_parameters() if "bias" not in n and "LayerNorm" not in n]
+    no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
+    optimizer = torch.optim.AdamW(
+        [
+            {"params": decay, "weight_decay": args.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ],
+        lr=args.lr,
+    )
+    warmup = max(1, int(total * args.warmup))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup)))
+    )
+    return optimizer, schedule
+
+
+def resume(checkpoint: Path, total: int, model, optimizer, schedule, torch):
+    """(step, log) to go on from: those of ``checkpoint`` if there is one, else (0, [])."""
+    if not checkpoint.exists():
+        return 0, []
+    state = torch.load(checkpoint, weights_only=False)
+    if state["total"] != total:
+        raise SystemExit(
+            f"Error: {checkpoint} is from a run with {state['total']} steps, this run has "
+            f"{total}; use another --out or the same arguments"
+        )
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict(state["schedule"])
+    torch.set_rng_state(state["torch_rng"])
+    print(f"resumed from {checkpoint} at step {state['step']}/{total}", flush=True)
+    return state["step"], state["log"]
+
+
+def save_checkpoint(
+    checkpoint: Path, step: int, total: int, log, model, optimizer, schedule, torch
+):
+    """Everything ``resume`` needs, written atomically."""
+    save_atomic(
+        {
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "schedule": schedule.state_dict(),
+            "step": step,
+            "total": total,
+            "log": log,
+            "torch_rng": torch.get_rng_state(),
+        },
+        checkpoint,
+        torch,
+    )
 
 
 def parse_args(argv=None):
@@ -300,18 +382,7 @@ def main(argv=None) -> int:
     rng = random.Random(args.seed)
     torch.manual_seed(args.seed)
 
-    dev = squad_split.load_articles(args.dev)
-    split = squad_split.split_articles(dev)
-    train_articles = [a for a in dev if a["title"] in set(split.train)]
-    extra = [a for path in args.train for a in squad_split.load_articles(path)]
-    if args.train_questions:
-        # Sample questions, not articles, so every training article still contributes.
-        keep = {qa["id"] for a in extra for p in a["paragraphs"] for qa in p["qas"]}
-        keep = set(rng.sample(sorted(keep), min(args.train_questions, len(keep))))
-        for article in extra:
-            for paragraph in article["paragraphs"]:
-                paragraph["qas"] = [qa for qa in paragraph["qas"] if qa["id"] in keep]
-    examples = build_examples(train_articles * args.dev_repeats + extra, args, rng)
+    examples, split = load_examples(args, rng)
     tokenizer = AutoTokenizer.from_pretrained(args.base)
     features = featurize(examples, tokenizer, args.max_length, args.stride)
     kinds: dict[str, int] = {}
@@ -330,38 +401,9 @@ def main(argv=None) -> int:
     per_epoch = total // args.epochs  # every epoch partitions the same features alike
     model = AutoModelForQuestionAnswering.from_pretrained(args.base)
     takes_segments = "token_type_ids" in inspect.signature(model.forward).parameters
-    decay = [p for n, p in model.named_parameters() if "bias" not in n and "LayerNorm" not in n]
-    no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
-    optimizer = torch.optim.AdamW(
-        [
-            {"params": decay, "weight_decay": args.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ],
-        lr=args.lr,
-    )
-    warmup = max(1, int(total * args.warmup))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup)))
-    )
-
+    optimizer, schedule = optimiser(model, args, total, torch)
     checkpoint = args.out / "checkpoint.pt"
-    step = 0
-    log: list[dict] = []
-    if checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        if state["total"] != total:
-            print(
-                f"Error: {checkpoint} is from a run with {state['total']} steps, this run has "
-                f"{total}; use another --out or the same arguments",
-                file=sys.stderr,
-            )
-            return 2
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        schedule.load_state_dict(state["schedule"])
-        step, log = state["step"], state["log"]
-        torch.set_rng_state(state["torch_rng"])
-        print(f"resumed from {checkpoint} at step {step}/{total}", flush=True)
+    step, log = resume(checkpoint, total, model, optimizer, schedule, torch)
 
     model.train()
     started = time.time()
@@ -397,19 +439,7 @@ def main(argv=None) -> int:
             )
             running = []
             bar.write(json.dumps(log[-1]))
-            save_atomic(
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "step": step,
-                    "total": total,
-                    "log": log,
-                    "torch_rng": torch.get_rng_state(),
-                },
-                checkpoint,
-                torch,
-            )
+            save_checkpoint(checkpoint, step, total, log, model, optimizer, schedule, torch)
         if args.epochs > 1 and step % per_epoch == 0 and step < total:
             # Each epoch's weights, for the checkpoint choice on the tuning articles.
             model.save_pretrained(args.out / f"epoch-{step // per_epoch}")
