@@ -12,7 +12,7 @@ PORT   ?= 7860
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test eval eval-news bench clean-index
+.PHONY: setup demo test eval eval-news eval-followups bench clean-index
 
 setup: $(STAMP)
 
@@ -41,6 +41,11 @@ eval: setup
 eval-news: setup
 	$(BIN)/rag eval --seeds ../shared/news/articles --index-dir runs/news-index \
 		--gold evals/news/heldout.jsonl --out runs/news-out
+
+# Two-turn conversations over the seeds (evals/followups*.jsonl): the second turn is scored.
+eval-followups: setup
+	$(BIN)/rag eval --gold evals/followups.jsonl --out runs/followups-out
+	$(BIN)/rag eval --gold evals/followups-heldout.jsonl --out runs/followups-heldout-out
 
 bench: setup
 	$(BIN)/python scripts/bench.py

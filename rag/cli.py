@@ -269,16 +269,44 @@ def print_answer(result) -> None:
     metavar="TEXT",
     help="An earlier question in this conversation (repeat, oldest first).",
 )
+@click.option(
+    "--history-answer",
+    "history_answers",
+    multiple=True,
+    metavar="TEXT",
+    help="The answer given to the --history question in the same place (repeat, oldest "
+    'first); it tells a follow-up\'s "he" or "it" who or what was named.',
+)
 @click.option("--k", "k", type=click.IntRange(1, 50), help="Passages to read.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @click.option("--no-rebuild", is_flag=True, help="Stop instead of (re)building the index.")
 def ask(
-    settings: Settings, question: str, history: tuple[str, ...], as_json: bool, no_rebuild: bool
+    settings: Settings,
+    question: str,
+    history: tuple[str, ...],
+    history_answers: tuple[str, ...],
+    as_json: bool,
+    no_rebuild: bool,
 ):
-    """Answer QUESTION from the articles, citing the sentences that say so."""
+    """Answer QUESTION from the articles, citing the sentences that say so.
+
+    \b
+    A follow-up, with the turns before it:
+      rag ask "when did he join?" --history "Who heads Xiaomi India?" \\
+          --history-answer "Muralikrishnan B"
+    """
     check_question(question)
+    if len(history_answers) > len(history):
+        raise RagError(
+            f"{len(history_answers)} --history-answer for {len(history)} --history question(s); "
+            "give each answer after the question it answers."
+        )
+    turns = [
+        (asked, history_answers[n] if n < len(history_answers) else None)
+        for n, asked in enumerate(history)
+    ]
     engine = load_engine(settings, allow_rebuild=not no_rebuild)
-    result = engine.ask(question, history=list(history))
+    result = engine.ask(question, history=turns)
     if as_json:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
     else:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from .answering import Answerer
 from .embedding import Embedder
 from .evidence import EvidenceIndex
-from .index import BuildReport, Index, open_index
+from .index import BuildReport, Index, Progress, open_index
 from .language import LanguageCheck
 from .pipeline import AskResult, ask
 from .question import normalise_question
@@ -56,6 +56,9 @@ class Engine:
         # ask() takes the index's parts together under this lock; refresh() swaps them whole.
         self._swap = threading.Lock()
         self._refreshing = threading.Lock()
+        # (articles embedded, new or changed articles to embed) while refresh() builds;
+        # None when no build runs, or while it has not yet found what changed.
+        self.progress: tuple[int, int] | None = None
 
     @property
     def updating(self) -> bool:
@@ -69,32 +72,51 @@ class Engine:
         self._refreshing.release()
         return True
 
-    def refresh(self, *, say: Callable[[str], None] = lambda message: None) -> BuildReport:
+    def refresh(
+        self,
+        *,
+        say: Callable[[str], None] = lambda message: None,
+        progress: Progress | None = None,
+    ) -> BuildReport:
         """Re-read the corpus folder and bring the index up to date.
 
         Only changed articles are embedded; questions asked meanwhile are answered from the
         previous index, and the new one takes over whole, between two questions. One refresh
         at a time per engine, and one build at a time per index folder (the build lock).
+        While it builds, ``self.progress`` says how far it is (and ``progress`` is told).
         """
         with self._refreshing:
-            corpus = self.settings.read_corpus()
-            index, report = open_index(
-                corpus, settings=self.settings, embedder=self.embedder, say=say
-            )
-            if not report.wrote:
-                return report
-            for skipped in corpus.skipped:
-                say(f"skipped {skipped.reason}")
-            store = open_store(index, self.settings.vector_uri)
-            retriever = HybridRetriever(index, store=store)
-            evidence = EvidenceIndex(index, self.embedder)
-            language = LanguageCheck.from_index(index)
-            answerer = rebind_answerer(self.answerer, evidence)
-            with self._swap:
-                self.index, self.build_report, self.store = index, report, store
-                self.retriever, self.evidence, self.language = retriever, evidence, language
-                self.answerer = answerer
+            self.progress = None
+
+            def step(done: int, total: int) -> None:
+                self.progress = (done, total)
+                if progress is not None:
+                    progress(done, total)
+
+            try:
+                return self._refresh(say, step)
+            finally:
+                self.progress = None
+
+    def _refresh(self, say: Callable[[str], None], progress: Progress) -> BuildReport:
+        corpus = self.settings.read_corpus()
+        index, report = open_index(
+            corpus, settings=self.settings, embedder=self.embedder, say=say, progress=progress
+        )
+        if not report.wrote:
             return report
+        for skipped in corpus.skipped:
+            say(f"skipped {skipped.reason}")
+        store = open_store(index, self.settings.vector_uri)
+        retriever = HybridRetriever(index, store=store)
+        evidence = EvidenceIndex(index, self.embedder)
+        language = LanguageCheck.from_index(index)
+        answerer = rebind_answerer(self.answerer, evidence)
+        with self._swap:
+            self.index, self.build_report, self.store = index, report, store
+            self.retriever, self.evidence, self.language = retriever, evidence, language
+            self.answerer = answerer
+        return report
 
     def query(self, text: str) -> Query:
         return Query.embed(normalise_question(text), self.embedder)

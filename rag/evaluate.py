@@ -44,6 +44,11 @@ class GoldItem:
         return bool(self.answers)
 
 
+def _earlier_question(turn) -> str:
+    """An earlier turn of a gold conversation: its question (a string, or {"question": ...})."""
+    return str(turn["question"] if isinstance(turn, dict) else turn)
+
+
 def load_gold(path: Path) -> list[GoldItem]:
     if not path.is_file():
         raise RagError(f"gold file not found: {path}")
@@ -59,7 +64,7 @@ def load_gold(path: Path) -> list[GoldItem]:
                 answers=[str(a) for a in record["answers"]],
                 sources=[str(s) for s in record["sources"]],
                 category=str(record.get("category") or "uncategorised"),
-                history=[str(h) for h in record.get("history", [])],
+                history=[_earlier_question(h) for h in record.get("history", [])],
             )
         except (json.JSONDecodeError, KeyError, TypeError) as error:
             raise RagError(f"{path}:{number}: not a gold pair ({error})") from None
@@ -131,13 +136,32 @@ def retrieval_scores(engine, item: GoldItem, rewritten: str, k: int) -> dict:
     return scores
 
 
+def conversation_so_far(engine, questions: list[str], *, k: int) -> list[dict]:
+    """The chat as the chat window would hold it: each earlier question asked and answered
+    in turn, its answer as shown (the short answer when there is one)."""
+    messages: list[dict] = []
+    for asked in questions:
+        try:
+            result = engine.ask(asked, history=messages, k=k).to_json()
+        except RagError:  # refused (no words, too long): the window leaves it out too
+            continue
+        shown = (
+            result["answer"]
+            if result["abstained"]
+            else result.get("short_answer") or result["answer"]
+        )
+        messages += [{"role": "user", "content": asked}, {"role": "assistant", "content": shown}]
+    return messages
+
+
 def run_eval(
     engine, gold: list[GoldItem], *, k: int, on_step: Callable[[], None] = lambda: None
 ) -> list[Outcome]:
     outcomes = []
     for item in gold:
         try:
-            prediction = engine.ask(item.question, history=item.history, k=k).to_json()
+            history = conversation_so_far(engine, item.history, k=k) if item.history else []
+            prediction = engine.ask(item.question, history=history, k=k).to_json()
         except RagError as error:  # an unaskable gold question counts as an abstention
             prediction = {
                 "question": item.question,

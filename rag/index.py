@@ -460,6 +460,11 @@ def _progress(iterable, *, desc: str, total: int, enabled: bool):
     return tqdm(iterable, desc=desc, total=total, disable=not enabled, unit="doc", leave=False)
 
 
+# progress(done, total): a build is about to embed ``total`` new or changed articles (done 0),
+# has embedded ``done`` of them, and, at done == total, is writing the index out.
+Progress = Callable[[int, int], None]
+
+
 def build_index(
     corpus: Corpus,
     *,
@@ -469,13 +474,15 @@ def build_index(
     show_progress: bool = False,
     before_swap: Callable[[Path], None] | None = None,
     say: Callable[[str], None] = lambda message: None,
+    progress: Progress | None = None,
 ) -> BuildReport:
     """Write a new index for ``corpus``, re-embedding only documents that changed.
 
     ``previous`` (a loaded, compatible index) supplies sentences and vectors of
     unchanged documents. ``before_swap`` is a test hook called with the finished
-    temporary folder just before it becomes current. Runs under the build lock
-    (waiting for another build of the same index to finish first).
+    temporary folder just before it becomes current. ``progress(done, total)`` is
+    called as the changed articles are embedded (see ``Progress``). Runs under the
+    build lock (waiting for another build of the same index to finish first).
     """
     with build_lock(settings.index_dir, say=say):
         return _build_locked(
@@ -485,6 +492,7 @@ def build_index(
             previous=previous,
             show_progress=show_progress,
             before_swap=before_swap,
+            progress=progress,
         )
 
 
@@ -496,6 +504,7 @@ def _build_locked(
     previous: Index | None,
     show_progress: bool,
     before_swap: Callable[[Path], None] | None,
+    progress: Progress | None = None,
 ) -> BuildReport:
     remove_stale_temporaries(settings.index_dir)
     started = time.perf_counter()
@@ -524,6 +533,8 @@ def _build_locked(
         return previous is not None and old_hashes.get(article.doc_id) == article.content_hash
 
     changed = [a for a in corpus.articles if not unchanged(a)]
+    if progress is not None:
+        progress(0, len(changed))
     if changed:
         # Load the model (exporting it, the first time) before spaCy's thread starts.
         embedder.encode(["warm-up"])
@@ -568,6 +579,8 @@ def _build_locked(
             sentences, chunks = plans.pop(article.doc_id)
             report.embedded.append(article.doc_id)
             chunk_vectors.append(vectors)
+            if progress is not None:
+                progress(len(report.embedded), len(changed))
         doc_sentences[article.doc_id] = sentences
         all_chunks.extend(chunks)
 
@@ -749,11 +762,13 @@ def open_index(
     allow_rebuild: bool = True,
     show_progress: bool = False,
     say: Callable[[str], None] = lambda message: None,
+    progress: Progress | None = None,
 ) -> tuple[Index, BuildReport]:
     """Load the index for ``corpus``, bringing it up to date when needed.
 
     Returns the index and a build report (``wrote`` is False when it was up to date).
     With ``allow_rebuild=False`` any reason to rebuild is an IndexUnusable error.
+    ``progress`` is called as a build embeds the changed articles (``Progress``).
     """
     check_index_dir(settings.index_dir)
     if rebuild:
@@ -778,6 +793,7 @@ def open_index(
             previous=previous,
             show_progress=show_progress,
             before_swap=None,
+            progress=progress,
         )
     return load_index(settings.index_dir), report
 

@@ -7,17 +7,18 @@ import time
 from dataclasses import dataclass, field
 
 from .answering import Answerer, Draft
+from .answering.draft import ABSTAIN_TEXT
 from .citations import Citation, Claim, number_citations, verify
 from .dates import resolve
 from .evidence import EvidenceIndex
-from .question import DATE, OTHER, analyse_question, normalise_question, rewrite_with_history
+from .followup import rewrite_with_history
+from .question import DATE, OTHER, analyse_question, normalise_question
 from .retrieve import Hit, Query, Retriever
 
 MAX_ANSWER_CHARS = 400
 MAX_QUOTE_CHARS = 220
 RELATED_COUNT = 3
 MIN_PASSAGES_READ = 8
-ABSTAIN_TEXT = "The articles don't say."
 
 
 @dataclass

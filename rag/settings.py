@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,9 @@ class Settings:
     # the seed folder, else a neutral title and the newest articles' headlines (corpus_*).
     title: str = ""
     examples: tuple[str, ...] = ()
+    # The token a client on another machine (or behind a share link) gives to add or remove
+    # articles in the chat window; empty: changing articles is for this machine only (ui/app.py).
+    api_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         if self.chunk_size < 16 or self.chunk_size > 512:

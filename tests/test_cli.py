@@ -193,3 +193,36 @@ def test_removed_articles_are_reported_as_removed(run, tmp_path, seeds_copy):
     out = run("index", "--seeds", str(seeds_copy), "--index-dir", index)
     assert out.exit_code == 0
     assert "2 removed since the index was built" in out.output
+
+
+def test_more_history_answers_than_questions_is_one_clear_error(run, no_engine):
+    out = run("ask", "when did he join?", "--history-answer", "Muralikrishnan B")
+    assert "--history-answer" in one_error_line(out)
+
+
+def test_history_answers_go_with_their_questions(run, monkeypatch):
+    asked = {}
+
+    class Result:
+        def to_json(self):
+            return {"answer": "ok"}
+
+    class Engine:
+        def ask(self, question, history=None):
+            asked.update(question=question, history=history)
+            return Result()
+
+    monkeypatch.setattr("rag.cli.load_engine", lambda settings, allow_rebuild: Engine())
+    out = run(
+        "ask",
+        "when did he join?",
+        "--json",
+        "--history",
+        "Who heads Acme?",
+        "--history-answer",
+        "Jane Roe",
+        "--history",
+        "Where is Acme based?",
+    )
+    assert out.exit_code == 0, out.output
+    assert asked["history"] == [("Who heads Acme?", "Jane Roe"), ("Where is Acme based?", None)]

@@ -26,6 +26,17 @@ def test_gold_set_meets_the_floors(answerer, request, tmp_path):
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.parametrize("name", ["followups.jsonl", "followups-heldout.jsonl"])
+def test_follow_up_conversations_meet_their_floor(name, engine):
+    """The second turn of each conversation, its first asked and answered live."""
+    gold = load_gold(EVALS / name)
+    assert len(gold) >= 30 and all(item.history for item in gold)
+    floor = tomllib.loads((EVALS / "thresholds.toml").read_text())["floors"]["followups"][name]
+    outcomes = run_eval(engine, gold, k=5)
+    accuracy = sum(o.correct for o in outcomes) / len(outcomes)
+    assert accuracy >= floor, f"{name}: second turns right {accuracy:.3f} < floor {floor}"
+
+
 def test_gold_set_shape():
     gold = load_gold(EVALS / "gold.jsonl")
     assert len(gold) >= 40

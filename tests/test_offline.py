@@ -128,7 +128,7 @@ try:
     outcome["page"] = urllib.request.urlopen(base + "/", timeout=60).status
     request = urllib.request.Request(
         base + "/gradio_api/call/ask",
-        data=json.dumps({"data": [os.environ["QUESTION"], [], 5, False]}).encode(),
+        data=json.dumps({"data": [os.environ["QUESTION"], [], 5]}).encode(),
         headers={"Content-Type": "application/json"},
     )
     event = json.load(urllib.request.urlopen(request, timeout=60))["event_id"]

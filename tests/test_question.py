@@ -12,7 +12,6 @@ from rag.question import (
     analyse_question,
     answer_type,
     normalise_question,
-    rewrite_with_history,
     typo_distance,
 )
 
@@ -58,99 +57,6 @@ def test_context_terms_are_never_required():
     analysed = analyse_question("who took over?", context="Acme drop 2022")
     assert not analysed.required
     assert {"acm", "drop", "2022"} <= {t.stem for t in analysed.terms}
-
-
-@pytest.mark.parametrize(
-    "history,question,expected",
-    [
-        (
-            ["When did Acme drop to third?"],
-            "and who took the top spot?",
-            "who took the top spot (Acme drop to third)?",
-        ),
-        (
-            ["When did Acme drop to third?"],
-            "what about 2023?",
-            "When did Acme drop to third in 2023?",
-        ),
-        (["What was Acme's revenue in 2017?"], "and in 2016?", "What was Acme's revenue in 2016?"),
-        (
-            ["When did Acme open stores in Pune?"],
-            "what about Delhi?",
-            "When did Acme open stores in Delhi?",
-        ),
-        (["Who founded Acme?"], "what is its revenue target?", "what is Acme's revenue target?"),
-        (
-            ["Who founded Acme?"],
-            "How many stores does Beta Corp have?",
-            "How many stores does Beta Corp have?",
-        ),
-        ([], "and who took the top spot?", "and who took the top spot?"),
-        # A pronoun stands for the earlier question's subject, never for a title in it.
-        (
-            ["Who is the CEO of Xiaomi India?"],
-            "what is its market share?",
-            "what is Xiaomi India's market share?",
-        ),
-        (
-            ["Who is Acme's founder?"],
-            "when did he start it?",
-            "when did Acme's founder start Acme?",
-        ),
-        # "what about <phrase>?": the phrase is the question, the earlier words only context.
-        (
-            ["When did Acme drop to third?"],
-            "what about the neckbands?",
-            "the neckbands (Acme drop to third)?",
-        ),
-    ],
-)
-def test_follow_ups_are_rewritten_standalone(history, question, expected):
-    assert rewrite_with_history(question, history).standalone == expected
-
-
-@pytest.mark.parametrize(
-    "history,question",
-    [
-        # No pronoun and no elliptical lead: it does not depend on the earlier turn.
-        (
-            ["<script>alert('boo')</script> when did Xiaomi drop to third?"],
-            "शाओमी भारत में कब तीसरे स्थान पर आया?",
-        ),
-        (["When did Xiaomi drop to third?"], "What is Redmi?"),
-        (["Who is the CEO of Xiaomi India?"], "What is the market share of Samsung?"),
-        # The pronoun points at the question's own name.
-        (["Who is the CEO of Xiaomi India?"], "What did Samsung say about its sales?"),
-        (["When did Xiaomi drop to third?"], "Is it true that Samsung leads?"),
-    ],
-)
-def test_independent_questions_are_never_rewritten(history, question):
-    rewrite = rewrite_with_history(question, history)
-    assert (rewrite.standalone, rewrite.focus, rewrite.context) == (question, question, "")
-
-
-def test_unanswerable_earlier_turns_are_skipped_and_gradio_messages_are_read():
-    history = [
-        {"role": "user", "content": [{"type": "text", "text": "When did Acme drop to third?"}]},
-        {"role": "assistant", "content": [{"type": "text", "text": "In 2022 [1]."}]},
-        {"role": "user", "content": "🙂🙂🙂"},
-        {"role": "assistant", "content": "Please ask a question in words."},
-    ]
-    assert rewrite_with_history("what about 2023?", history).standalone == (
-        "When did Acme drop to third in 2023?"
-    )
-
-
-def test_history_in_chat_message_form_and_chained_follow_ups():
-    history = [
-        {"role": "user", "content": "When did Acme drop to third?"},
-        {"role": "assistant", "content": "In 2022 [1]."},
-        {"role": "user", "content": "what about 2023?"},
-        {"role": "assistant", "content": "..."},
-    ]
-    assert rewrite_with_history("and 2024?", history).standalone == (
-        "When did Acme drop to third in 2024?"
-    )
 
 
 @pytest.mark.parametrize("bad", ["", "   \n\t ", "\x00\x01", "🙂🙂🙂", "?!"])

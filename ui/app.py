@@ -3,11 +3,18 @@
 Everything a user or an article supplies is escaped and shown as the text it
 is: messages are HTML built here, never Markdown, so a question like
 ``<img src=x onerror=alert(1)>`` or an answer starting "500." appears literally.
+
+Besides the page, four named endpoints serve scripts (README, "Scripting the chat
+window"): ``/ask``, ``/articles``, ``/upload_articles`` and ``/remove_article``. The
+last two run the page's own upload and removal code, and, like the page, change the
+articles only for this machine or for a client giving the token (``ArticleGuard``).
 """
 
 from __future__ import annotations
 
+import hmac
 import html
+import ipaddress
 import json
 import logging
 import os
@@ -15,8 +22,10 @@ import re
 import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 # Gradio reports usage to api.gradio.app and checks for a newer version at start-up
@@ -25,13 +34,14 @@ from urllib.parse import urlsplit
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
+from gradio.data_classes import FileData  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.responses import PlainTextResponse  # noqa: E402
 
 from rag.citations import Citation  # noqa: E402
 from rag.errors import RagError  # noqa: E402
 from rag.pipeline import AskResult  # noqa: E402
-from rag.question import previous_questions  # noqa: E402
+from rag.question import normalise_question  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,10 @@ DEFAULT_FEEDBACK_CAP = 10_000
 ARTICLE_TYPES = [".txt", ".md", ".html", ".htm", ".pdf"]
 # Host names a browser uses for a server bound to this machine only.
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
+# The "Passages to read" slider's range: the API's k keeps to it too.
+K_RANGE = (1, 10)
+# How often every open page asks how a re-index is going (and, with --watch, what changed).
+STATUS_POLL_SECONDS = 1.0
 
 CSS = """
 #rag-chat .rag-text, #rag-chat .rag-answer { white-space: pre-wrap; }
@@ -69,6 +83,26 @@ CSS = """
   border-radius: 8px; padding: 8px 10px; margin-bottom: 10px; font-size: 0.9em; }
 .rag-empty, .rag-for { color: #6b7280; font-size: 0.9em; }
 .rag-for { margin-bottom: 8px; }
+.rag-status { color: #1e3a8a; background: #eff6ff; border: 1px solid #bfdbfe;
+  border-radius: 8px; padding: 6px 10px; font-size: 0.9em; }
+/* The conversation and its Retry/Clear row on the left, the sources on the right; on a
+   narrow screen one column: conversation, sources, then Retry/Clear (the buttons act on
+   the conversation, the sources are what a reader wants next). */
+#rag-main { display: grid !important; gap: var(--layout-gap, 16px);
+  grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); grid-template-rows: auto 1fr;
+  grid-template-areas: "chat sources" "actions sources"; align-items: start; }
+#rag-main > * { min-width: 0 !important; width: auto !important; }
+#rag-chat-column { grid-area: chat; }
+#rag-sources-column { grid-area: sources; }
+#rag-actions { grid-area: actions; }
+@media (max-width: 720px) {
+  #rag-main { grid-template-columns: minmax(0, 1fr); grid-template-rows: auto;
+    grid-template-areas: "chat" "sources" "actions"; }
+}
+/* Empty until a re-index runs: then one line saying how far it has got. */
+#rag-index-status:not(:has(.rag-status)) { display: none !important; }
+/* Column headers on one line: "Passages" is never broken letter by letter. */
+#rag-article-table th, #rag-article-table .header-cell { white-space: nowrap; }
 """
 
 # -- rendering -----------------------------------------------------------------
@@ -346,34 +380,167 @@ def turns_shown(history: list, results: list) -> list:
     return kept
 
 
-def earlier_questions(history: list, turns: list) -> list[str]:
-    """The questions asked so far, oldest first, read from ``history`` itself.
+def earlier_turns(history: list, turns: list) -> list[tuple[str, str | None]]:
+    """The conversation so far as (question, answer) pairs, oldest first, read from
+    ``history`` itself.
 
-    A question this window answered is taken as typed; a refused one (emoji,
-    another language) is left out; any other user message counts as a question.
+    A question this window answered is taken as typed, with its short answer (None when
+    the articles did not say); a refused one (emoji, another language) is left out; any
+    other user message counts as a question, with the reply after it.
     """
     by_start = {turn["start"]: turn for turn in turns}
-    questions = []
+    pairs: list[tuple[str, str | None]] = []
+    outside = []  # the history outside this window's turns, for api_turns to read
+    covered: set[int] = set()
+    for turn in turns:
+        covered.update(range(turn["start"], turn["end"]))
     for position, message in enumerate(history):
-        if not isinstance(message, dict) or message.get("role") != "user":
-            continue
         turn = by_start.get(position)
-        if turn is None:
-            questions += previous_questions([_plain(_message_text(message))])
-        elif turn["answered"]:
-            questions.append(turn["asked"])
-    return questions
+        if turn is not None:
+            pairs += api_turns(outside)
+            outside = []
+            if turn["answered"]:
+                result = turn["result"] or {}
+                answer = None if result.get("abstained") else result.get("short_answer")
+                pairs.append((turn["asked"], answer or result.get("answer")))
+        elif position not in covered:
+            outside.append(message)
+    return pairs + api_turns(outside)
+
+
+def api_turns(history: list | tuple) -> list[tuple[str, str | None]]:
+    """An API caller's conversation as (question, answer) pairs, oldest first.
+
+    ``history`` holds chat messages as the window has them (the page's HTML included; a
+    "Follow-up read as" line is not an answer) or earlier questions as strings; an answer
+    is kept with its question, for what a follow-up's "he" or "it" stands for.
+    """
+    turns: list[list] = []
+    for message in history:
+        if isinstance(message, str):
+            turns.append([message, None])
+        elif isinstance(message, dict) and message.get("role", "user") == "user":
+            turns.append([_plain(_message_text(message)), None])
+        elif (
+            isinstance(message, dict)
+            and message.get("role") == "assistant"
+            and not (message.get("metadata") or {}).get("title")
+            and turns
+            and turns[-1][1] is None
+        ):
+            turns[-1][1] = _message_text(message) or None
+    return [(question, answer) for question, answer in turns if question.strip()]
+
+
+# -- who may change the articles ----------------------------------------------------
+
+# Headers a proxy adds: a request carrying one was made somewhere else and passed on.
+FORWARDING_HEADERS = ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")
+TOKEN_HINT = "RAG_API_TOKEN"
+CHANGES_OFF = (
+    "Adding and removing articles is open to this machine only. To allow it from other "
+    f"machines, whoever serves the chat window sets a token ({TOKEN_HINT}) and shares it."
+)
+CHANGES_OFF_SHARED = (
+    "Adding and removing articles through a share link needs a token, and none is set: "
+    f"whoever serves the chat window sets one ({TOKEN_HINT}) and shares it."
+)
+WRONG_TOKEN = (
+    "Adding and removing articles from here needs the token set by whoever serves the chat "
+    "window; the token given is missing or wrong."
+)
+
+
+def _header_map(request) -> dict[str, str]:
+    headers = getattr(request, "headers", None) or {}
+    try:
+        return {str(k).lower(): str(v) for k, v in dict(headers).items()}
+    except (TypeError, ValueError):
+        return {}
+
+
+def request_is_local(request) -> bool:
+    """True for a request made on this machine and sent straight here.
+
+    That is: from a loopback address, to a loopback host name, and through no proxy (a
+    proxy on this machine, a share link's tunnel included, would make every client look
+    local, so a forwarding header counts as "elsewhere"). ``None`` is a call from Python in
+    this very process, not a request.
+    """
+    if request is None:
+        return True
+    client = getattr(request, "client", None)
+    address = str(getattr(client, "host", "") or "")
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    if not (ip.is_loopback or (mapped is not None and mapped.is_loopback)):
+        return False
+    headers = _header_map(request)
+    if any(name in headers for name in FORWARDING_HEADERS):
+        return False
+    return SameOriginOnly._host_name(headers.get("host", "")) in LOOPBACK_NAMES
+
+
+@dataclass(frozen=True)
+class ArticleGuard:
+    """Who may add and remove articles, through the page or the API; reading is open to all.
+
+    A request made on this machine may, unless the server is shared (a share link's
+    traffic arrives from this machine too). Anyone else must give ``token``, the one the
+    person serving set; with no token set, changing the articles is for this machine only.
+    """
+
+    token: str = ""
+    share: bool = False
+
+    def refusal(self, request, given: str | None = None) -> str | None:
+        """Why ``request`` may not change the articles, or None when it may."""
+        if not self.share and request_is_local(request):
+            return None
+        if not self.token:
+            return CHANGES_OFF_SHARED if self.share else CHANGES_OFF
+        if (
+            isinstance(given, str)
+            and given
+            and hmac.compare_digest(given.encode("utf-8"), self.token.encode("utf-8"))
+        ):
+            return None
+        return WRONG_TOKEN
+
+
+def _uploaded(file) -> tuple[str, bytes]:
+    """(file name, content) of an upload: a Gradio file, a FileData dict, or a path."""
+    if isinstance(file, dict):
+        path = Path(str(file.get("path") or ""))
+    elif isinstance(file, FileData):
+        path = Path(file.path)
+    else:
+        path = Path(str(getattr(file, "name", file)))
+    try:
+        return path.name, path.read_bytes()
+    except OSError as error:
+        log.warning("upload %s unreadable: %s", path.name, error)
+        return path.name, b""
 
 
 class ChatApp:
     """State and callbacks of the chat window; one instance serves every session."""
 
     def __init__(
-        self, engine, *, feedback_path: Path, feedback_cap: int = DEFAULT_FEEDBACK_CAP
+        self,
+        engine,
+        *,
+        feedback_path: Path,
+        feedback_cap: int = DEFAULT_FEEDBACK_CAP,
+        guard: ArticleGuard | None = None,
     ) -> None:
         self.engine = engine
         self.feedback_log = FeedbackLog(feedback_path, cap=feedback_cap)
         self.index_notice = ""  # the latest "index updated: …" line, shown under the title
+        self.guard = guard or ArticleGuard()
 
     # -- the watched folder ------------------------------------------------------
 
@@ -414,6 +581,23 @@ class ChatApp:
     def notice_html(self) -> str:
         return text_html(self.index_notice) if self.index_notice else ""
 
+    def status_text(self) -> str:
+        """How far a re-index (an upload, a removal, the watched folder) has got; "" if none."""
+        if not self.engine.updating:
+            return ""
+        progress = getattr(self.engine, "progress", None)
+        if progress is None:
+            return "Re-indexing the articles: reading the folder…"
+        done, total = progress
+        if done >= total:
+            return "Re-indexing the articles: saving the new index…"
+        noun = "article" if total == 1 else "articles"
+        return f"Indexing {done + 1} of {total} new or changed {noun}…"
+
+    def status_html(self) -> str:
+        text = self.status_text()
+        return f'<div class="rag-status" role="status">{escape_text(text)}</div>' if text else ""
+
     def header_markdown(self) -> str:
         """The page's heading, with the number of articles indexed now."""
         count = len(self.engine.index.articles)
@@ -433,15 +617,33 @@ class ChatApp:
 
     # -- the articles view -------------------------------------------------------
 
-    def article_rows(self) -> list[list]:
+    def articles(self) -> list[dict]:
+        """Every indexed article: title, date (None when the article states none), file,
+        and how many passages it was cut into."""
         index = self.engine.index
         passages: dict[str, int] = {}
         for chunk in index.chunks:
             passages[chunk.doc_id] = passages.get(chunk.doc_id, 0) + 1
         return [
-            [a.title, a.date or "date unknown", a.doc_id, passages.get(a.doc_id, 0)]
+            {
+                "title": a.title,
+                "date": a.date or None,
+                "file": a.doc_id,
+                "passages": passages.get(a.doc_id, 0),
+            }
             for a in sorted(index.articles.values(), key=lambda a: a.doc_id)
         ]
+
+    def article_rows(self) -> list[list]:
+        return [
+            [a["title"], a["date"] or "date unknown", a["file"], a["passages"]]
+            for a in self.articles()
+        ]
+
+    def articles_notice(self, request: gr.Request | None = None) -> str:
+        """Said in the Articles view on opening the page when this visitor cannot change them."""
+        refusal = self.guard.refusal(request)
+        return text_html(refusal) if refusal in (CHANGES_OFF, CHANGES_OFF_SHARED) else ""
 
     def _articles_view(self, message: str):
         names = sorted(self.engine.index.articles)
@@ -451,48 +653,159 @@ class ChatApp:
             gr.update(choices=names, value=None),
         )
 
-    def add_articles(self, files, replace: bool):
-        """Upload handler: every limit checked here, then one incremental re-index."""
+    def _add(self, files, replace: bool):
+        """Every limit checked (rag/uploads.py), then one incremental re-index.
+
+        Returns the status line and the report (None when nothing could be added at all).
+        The page's upload and the /upload_articles endpoint both come here.
+        """
         from rag.uploads import ArticleFolder
 
-        given = []
-        for file in files or []:
-            path = Path(getattr(file, "name", file))
-            try:
-                given.append((path.name, path.read_bytes()))
-            except OSError as error:
-                given.append((path.name, b""))
-                log.warning("upload %s unreadable: %s", path.name, error)
+        if isinstance(files, dict | str | Path | FileData):
+            files = [files]
+        given = [_uploaded(file) for file in files or []]
         folder = ArticleFolder(self.engine.settings)
         try:
             report = folder.add(given, replace=bool(replace), refresh=self.engine.refresh)
         except RagError as error:
-            message = f"Nothing was added: {error}. The articles and index are as they were."
+            return f"Nothing was added: {error}. The articles and index are as they were.", None
         except Exception:  # a failed build: the folder was put back, the index never swapped
             log.exception("adding articles failed")
-            message = "Nothing was added: the index could not be updated. Nothing changed."
-        else:
-            message = report.summary()
-            if report.added or report.replaced:
-                message += f" · {len(self.engine.index.articles)} articles indexed"
-                self.index_notice = message
-        return (*self._articles_view(message), None)
+            return "Nothing was added: the index could not be updated. Nothing changed.", None
+        message = report.summary()
+        if report.added or report.replaced:
+            message += f" · {len(self.engine.index.articles)} articles indexed"
+            self.index_notice = message
+        return message, report
 
-    def remove_article(self, doc_id: str | None):
+    def _remove(self, doc_id: str | None) -> tuple[str, bool]:
+        """Remove article ``doc_id`` and re-index: (status line, whether it was removed).
+
+        The page's Remove button and the /remove_article endpoint both come here.
+        """
         from rag.uploads import ArticleFolder
 
         if not doc_id:
-            return self._articles_view("Choose an article to remove.")
+            return "Choose an article to remove.", False
         try:
             ArticleFolder(self.engine.settings).remove(doc_id, refresh=self.engine.refresh)
         except RagError as error:
-            return self._articles_view(f"{doc_id} was not removed: {error}.")
+            return f"{doc_id} was not removed: {error}.", False
         except Exception:
             log.exception("removing %s failed", doc_id)
-            return self._articles_view(f"{doc_id} was not removed: the index could not be updated.")
+            return f"{doc_id} was not removed: the index could not be updated.", False
         message = f"removed {doc_id} · {len(self.engine.index.articles)} articles indexed"
         self.index_notice = message
+        return message, True
+
+    def add_articles(self, files, replace: bool, token: str = "", request: gr.Request = None):
+        """The page's upload handler: (status, table, remove choices, emptied upload box)."""
+        refusal = self.guard.refusal(request, token)
+        if refusal is not None:
+            return (*self._articles_view(refusal), None)
+        message, _ = self._add(files, replace)
+        return (*self._articles_view(message), None)
+
+    def remove_article(self, doc_id: str | None, token: str = "", request: gr.Request = None):
+        """The page's Remove button: (status, table, remove choices)."""
+        refusal = self.guard.refusal(request, token)
+        if refusal is not None:
+            return self._articles_view(refusal)
+        message, _ = self._remove(doc_id)
         return self._articles_view(message)
+
+    # -- the API (README, "Scripting the chat window") ----------------------------------
+
+    def api_articles(self) -> list[dict]:
+        """The indexed articles: title, date (null when unknown), file, passages."""
+        return self.articles()
+
+    def api_upload_articles(
+        self,
+        files: list[FileData],
+        replace: bool = False,
+        token: str = "",
+        request: gr.Request = None,
+    ) -> dict:
+        """Add articles, as the page's upload does; returns what happened and the articles.
+
+        {"status", "added", "replaced", "refused": [{"file", "why"}], "articles"}. Files the
+        checks refuse are listed in "refused"; a call that may not change the articles, or
+        whose re-index failed (nothing changed), raises an error with the reason.
+        """
+        refusal = self.guard.refusal(request, token)
+        if refusal is not None:
+            raise gr.Error(refusal, print_exception=False)
+        message, report = self._add(files, replace)
+        if report is None:
+            raise gr.Error(message, print_exception=False)
+        return {
+            "status": message,
+            "added": report.added,
+            "replaced": report.replaced,
+            "refused": [{"file": name, "why": why} for name, why in report.refused],
+            "articles": self.articles(),
+        }
+
+    def api_remove_article(self, file: str, token: str = "", request: gr.Request = None) -> dict:
+        """Remove one article by its file name, as the page's Remove button does.
+
+        {"status", "removed", "articles"}; a call that may not change the articles, or that
+        removed nothing (no such article, a failed re-index), raises an error with the reason.
+        """
+        refusal = self.guard.refusal(request, token)
+        if refusal is not None:
+            raise gr.Error(refusal, print_exception=False)
+        message, removed = self._remove(file if isinstance(file, str) else None)
+        if not removed:
+            raise gr.Error(message, print_exception=False)
+        return {"status": message, "removed": file, "articles": self.articles()}
+
+    def api_ask(self, question: str, history: list | None = None, k: int | None = None) -> dict:
+        """Answer ``question`` as the chat window does; the `rag ask --json` object, plus "html"
+        (the reply as the window shows it) and, when the answer came from the index as it was
+        before a re-index that outlasted the wait, "notice".
+
+        ``history``: the conversation so far, as the chat window holds it (role/content
+        messages, the assistant's answers included) or as earlier questions (strings); it
+        decides what a follow-up refers to. A question the window would refuse (empty, too
+        long, not in words, another language) raises an error saying so.
+        """
+        if k is None:
+            k = self.engine.settings.k
+        if isinstance(k, bool) or not isinstance(k, int) or not K_RANGE[0] <= k <= K_RANGE[1]:
+            raise gr.Error(
+                f"k (passages to read) must be a whole number from {K_RANGE[0]} to {K_RANGE[1]}",
+                print_exception=False,
+            )
+        if not isinstance(question, str):
+            raise gr.Error("Please type a question.", print_exception=False)
+        if history is not None and not isinstance(history, list | tuple):
+            raise gr.Error("history must be a list of messages", print_exception=False)
+        try:
+            normalise_question(question)  # empty, too long, no words: said before any waiting
+        except RagError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        stale = self._wait_for_update()
+        try:
+            result = self.engine.ask(question, history=api_turns(history or []), k=k)
+        except RagError as error:
+            raise gr.Error(str(error), print_exception=False) from None
+        except Exception:
+            log.exception("answering %r failed", question)
+            raise gr.Error(FRIENDLY_FAILURE, print_exception=False) from None
+        answer: dict[str, Any] = result.to_json()
+        answer["html"] = answer_html(result, "t" + uuid.uuid4().hex[:12])
+        if stale:
+            answer["notice"] = STILL_UPDATING
+        return answer
+
+    def _wait_for_update(self) -> bool:
+        """Wait for a re-index in progress (an upload is being indexed: the question is most
+        likely about it); True when it outlasted the wait and the old index answers."""
+        if not self.engine.updating:
+            return False
+        return not self.engine.wait_until_updated(UPDATE_WAIT_SECONDS)
 
     @property
     def feedback_path(self) -> Path:
@@ -525,7 +838,7 @@ class ChatApp:
             return
         history = list(history or [])
         results = turns_shown(history, results or [])
-        earlier = earlier_questions(history, results)
+        earlier = earlier_turns(history, results)
         asked = message.strip()
         turn = {
             "id": "t" + uuid.uuid4().hex[:12],
@@ -543,7 +856,7 @@ class ChatApp:
             # An upload (or the watched folder) is being indexed: the question is about it,
             # more often than not, so it waits for the new index rather than using the old one.
             yield "", history, results, UPDATING_PANEL
-            stale = not self.engine.wait_until_updated(UPDATE_WAIT_SECONDS)
+            stale = self._wait_for_update()
         try:
             result = self.engine.ask(message, history=earlier, k=int(k))
         except RagError as error:
@@ -653,25 +966,38 @@ def build_app(
     feedback_cap: int = DEFAULT_FEEDBACK_CAP,
     watch: bool = False,
     stop: threading.Event | None = None,
+    guard: ArticleGuard | None = None,
+    exposed: bool = False,
 ) -> gr.Blocks:
-    app = ChatApp(engine, feedback_path=feedback_path, feedback_cap=feedback_cap)
+    """The page and its API. ``guard`` says who may change the articles; ``exposed`` (served
+    beyond this machine, or shared) with a token set adds a token field to the Articles view."""
+    app = ChatApp(engine, feedback_path=feedback_path, feedback_cap=feedback_cap, guard=guard)
     examples = app.examples()
     with gr.Blocks(title=engine.settings.corpus_title(), analytics_enabled=False) as demo:
         header = gr.Markdown(app.header_markdown(), elem_id="rag-header")
         # Reloading the page shows the count of now, not of when the server started.
         demo.load(app.header_markdown, outputs=header, api_name=False)
-        if watch:
-            notice = gr.HTML("", elem_id="rag-index-notice")
-            # The watcher updates app.index_notice from its own thread; the page polls it.
-            gr.Timer(2.0).tick(
-                lambda: (app.notice_html(), app.header_markdown()),
-                outputs=[notice, header],
+        notice = gr.HTML("", elem_id="rag-index-notice") if watch else None
+        # How far a re-index has got ("Indexing 3 of 12 new or changed articles…"), whoever
+        # started it: an upload on any page, the API, or the watched folder.
+        status = gr.HTML("", elem_id="rag-index-status")
+        # The engine and the watcher change from their own threads; every page polls them.
+        if notice is not None:
+            gr.Timer(STATUS_POLL_SECONDS).tick(
+                lambda: (app.status_html(), app.notice_html(), app.header_markdown()),
+                outputs=[status, notice, header],
                 api_name=False,
+                show_progress="hidden",
             )
             app.start_watching(stop)
+        else:
+            gr.Timer(STATUS_POLL_SECONDS).tick(
+                app.status_html, outputs=status, api_name=False, show_progress="hidden"
+            )
         results = gr.State([])
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=3, min_width=300):
+        # A grid (CSS "#rag-main"): on a phone the sources come before Retry/Clear.
+        with gr.Row(equal_height=False, elem_id="rag-main"):
+            with gr.Column(scale=3, min_width=300, elem_id="rag-chat-column"):
                 chatbot = gr.Chatbot(
                     label="Conversation",
                     show_label=False,  # a floating label and toolbar would cover the first message
@@ -693,17 +1019,17 @@ def build_app(
                     submit_btn=True,
                     elem_id="rag-question",
                 )
-                with gr.Row():
-                    retry = gr.Button("↻ Retry", size="sm", elem_id="rag-retry")
-                    clear = gr.Button("Clear", size="sm", elem_id="rag-clear")
             with gr.Column(scale=2, min_width=300, elem_id="rag-sources-column"):
                 gr.Markdown("### Sources")
                 sources = gr.HTML(EMPTY_PANEL, elem_id="rag-sources")
+            with gr.Column(scale=3, min_width=300, elem_id="rag-actions"), gr.Row():
+                retry = gr.Button("↻ Retry", size="sm", elem_id="rag-retry")
+                clear = gr.Button("Clear", size="sm", elem_id="rag-clear")
         # Below both columns, so on a phone the sources come before them, not after.
         if examples:
             gr.Examples(examples, inputs=textbox, label="Try")
         with gr.Accordion("Settings", open=False):
-            k = gr.Slider(1, 10, value=engine.settings.k, step=1, label="Passages to read")
+            k = gr.Slider(*K_RANGE, value=engine.settings.k, step=1, label="Passages to read")
             show_scores = gr.Checkbox(False, label="Show retrieval scores")
         with gr.Accordion("Articles", open=False, elem_id="rag-articles"):
             article_table = gr.Dataframe(
@@ -711,6 +1037,8 @@ def build_app(
                 headers=["Title", "Date", "File", "Passages"],
                 interactive=False,
                 wrap=True,
+                # Fits 1280 px; on a phone the table scrolls sideways, headers still on one line.
+                column_widths=["55%", "120px", "240px", "100px"],
                 elem_id="rag-article-table",
             )
             upload = gr.File(
@@ -729,13 +1057,23 @@ def build_app(
                     elem_id="rag-remove-choice",
                 )
                 remove = gr.Button("Remove", variant="stop", size="sm", elem_id="rag-remove")
+            # Served beyond this machine: a visitor elsewhere gives the token to change articles.
+            token = gr.Textbox(
+                "",
+                type="password",
+                label="Token (needed to add or remove articles from another machine)",
+                visible=exposed and bool(app.guard.token),
+                elem_id="rag-token",
+            )
             article_status = gr.HTML("", elem_id="rag-articles-status")
+        demo.load(app.articles_notice, outputs=article_status, api_name=False)
 
+        # The page's own question box; scripts use the /ask endpoint below instead.
         textbox.submit(
             app.respond,
             inputs=[textbox, chatbot, results, k, show_scores],
             outputs=[textbox, chatbot, results, sources],
-            api_name="ask",
+            api_name=False,
         )
         retry.click(
             app.retry,
@@ -753,16 +1091,22 @@ def build_app(
         chatbot.like(app.feedback, inputs=[results], outputs=None, api_name=False)
         upload.upload(
             app.add_articles,
-            inputs=[upload, replace],
+            inputs=[upload, replace, token],
             outputs=[article_status, article_table, to_remove, upload],
             api_name=False,
         ).then(app.header_markdown, outputs=header, api_name=False)
         remove.click(
             app.remove_article,
-            inputs=[to_remove],
+            inputs=[to_remove, token],
             outputs=[article_status, article_table, to_remove],
             api_name=False,
         ).then(app.header_markdown, outputs=header, api_name=False)
+
+        # The API for scripts (README, "Scripting the chat window").
+        gr.api(app.api_ask, api_name="ask")
+        gr.api(app.api_articles, api_name="articles")
+        gr.api(app.api_upload_articles, api_name="upload_articles")
+        gr.api(app.api_remove_article, api_name="remove_article")
     return demo
 
 
@@ -775,7 +1119,8 @@ class SameOriginOnly:
     own address is refused before anything runs. When the server is bound to
     this machine only, a ``Host`` that is not a loopback name is refused too, so
     a DNS-rebinding page cannot pass as same-origin. Asking the server to fetch
-    a URL (``/file=http…``, ``/proxy=``) is refused: it never reaches the network.
+    a URL (``/file=http…``, ``/proxy=``, or a call naming a file by URL) is refused: it
+    never reaches the network.
     """
 
     def __init__(self, app, *, loopback_only: bool, max_body: int = 64 * 1024 * 1024) -> None:
@@ -821,15 +1166,14 @@ class SameOriginOnly:
             receive = await self._checked_upload(scope, receive, send)
             if receive is None:
                 return
+        elif scope["type"] == "http" and scope.get("method") == "POST":
+            receive = await self._checked_call(scope, receive, send)
+            if receive is None:
+                return
         await self.app(scope, receive, send)
 
-    async def _checked_upload(self, scope, receive, send):
-        """The upload's body, read whole, if no part names a path ("../../x.txt").
-
-        Gradio keeps only the last part of such a name and stores the file, so the articles
-        view could not tell; here the request is refused before anything is written. Bodies
-        past the size cap are left to Gradio, which refuses them as it reads.
-        """
+    async def _read(self, receive) -> tuple[list, bytes, int]:
+        """The request's body messages, read up to just past the size cap."""
         messages, size = [], 0
         while True:
             message = await receive()
@@ -837,16 +1181,10 @@ class SameOriginOnly:
             size += len(message.get("body", b""))
             if not message.get("more_body") or size > self.max_body:
                 break
-        body = b"".join(m.get("body", b"") for m in messages)
-        for name in re.findall(
-            rb'filename="([^"]*)"', body[: 1 << 20] if size > self.max_body else body
-        ):
-            text = name.decode("utf-8", "replace")
-            if "/" in text or "\\" in text or ".." in text:
-                await PlainTextResponse(
-                    f"Refused: file name {text!r} names a folder.", status_code=400
-                )(scope, receive, send)
-                return None
+        return messages, b"".join(m.get("body", b"") for m in messages), size
+
+    @staticmethod
+    def _replay(messages: list, receive):
         replay = iter(messages)
 
         async def replayed():
@@ -856,6 +1194,64 @@ class SameOriginOnly:
                 return await receive()
 
         return replayed
+
+    async def _checked_call(self, scope, receive, send):
+        """A call's body, read whole, if no file in it is a URL.
+
+        Gradio downloads any file an input names by URL (``{"path": "https://…"}``), in any
+        endpoint's arguments, before the function runs: here such a call is refused, so the
+        server never fetches anything for a client.
+        """
+        messages, body, size = await self._read(receive)
+        if size > self.max_body:
+            await PlainTextResponse("Refused: request too large.", status_code=413)(
+                scope, receive, send
+            )
+            return None
+        try:
+            data = json.loads(body) if body.strip() else None
+        except (ValueError, RecursionError):
+            data = None  # not JSON: Gradio reads no files from it
+        if _names_a_url(data):
+            await PlainTextResponse(
+                "Refused: this server fetches nothing from the network.", status_code=403
+            )(scope, receive, send)
+            return None
+        return self._replay(messages, receive)
+
+    async def _checked_upload(self, scope, receive, send):
+        """The upload's body, read whole, if no part names a path ("../../x.txt").
+
+        Gradio keeps only the last part of such a name and stores the file, so the articles
+        view could not tell; here the request is refused before anything is written. Bodies
+        past the size cap are left to Gradio, which refuses them as it reads.
+        """
+        messages, body, size = await self._read(receive)
+        for name in re.findall(
+            rb'filename="([^"]*)"', body[: 1 << 20] if size > self.max_body else body
+        ):
+            text = name.decode("utf-8", "replace")
+            if "/" in text or "\\" in text or ".." in text:
+                await PlainTextResponse(
+                    f"Refused: file name {text!r} names a folder.", status_code=400
+                )(scope, receive, send)
+                return None
+        return self._replay(messages, receive)
+
+
+def _names_a_url(data) -> bool:
+    """True when ``data`` (parsed JSON) holds a file whose path is a URL, at any depth."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            path = item.get("path")
+            if isinstance(path, str) and path.strip().lower().startswith(("http:", "https:")):
+                return True
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def launch(
@@ -868,11 +1264,24 @@ def launch(
     feedback_cap: int = DEFAULT_FEEDBACK_CAP,
     prevent_thread_lock: bool = False,
     watch: bool = False,
+    token: str | None = None,
 ) -> gr.Blocks:
-    """Serve the chat window; returns the Blocks (still serving when ``prevent_thread_lock``)."""
-    demo = build_app(engine, feedback_path=feedback_path, feedback_cap=feedback_cap, watch=watch)
-    demo.queue(default_concurrency_limit=8)
+    """Serve the chat window; returns the Blocks (still serving when ``prevent_thread_lock``).
+
+    ``token`` (default: the ``api_token`` setting, ``RAG_API_TOKEN``) lets clients on other
+    machines, or behind ``share``, add and remove articles; without it only this machine can.
+    """
     loopback_only = not share and host in LOOPBACK_NAMES
+    guard = ArticleGuard(token=engine.settings.api_token if token is None else token, share=share)
+    demo = build_app(
+        engine,
+        feedback_path=feedback_path,
+        feedback_cap=feedback_cap,
+        watch=watch,
+        guard=guard,
+        exposed=not loopback_only,
+    )
+    demo.queue(default_concurrency_limit=8)
     demo.launch(
         server_name=host,
         server_port=port,

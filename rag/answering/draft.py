@@ -9,6 +9,9 @@ from ..citations import Claim
 from ..question import AnalysedQuestion
 from ..retrieve import Hit, Query
 
+# What is said when no verified claim is left: by the pipeline, and read back from a history.
+ABSTAIN_TEXT = "The articles don't say."
+
 
 @dataclass
 class Draft:

@@ -23,9 +23,12 @@ def make_pdf(
     title: str | None = None,
     headline: str | None = None,
     header: str | None = None,
+    ligatures: bool = False,
 ) -> bytes:
     """Pages of 11-point lines; ``headline`` in 20-point type atop page 1, ``header`` and a
-    "Page N" footer on every page, ``title`` in the document info."""
+    "Page N" footer on every page, ``title`` in the document info. With ``ligatures``,
+    "fi" and "fl" are set as the fonts' single ligature glyphs, as typesetters do, so a
+    PDF reader extracts "ﬁ" and "ﬂ"."""
     objects: list[bytes] = []
 
     def add(body: bytes) -> int:
@@ -34,7 +37,12 @@ def make_pdf(
 
     catalog = add(b"")  # filled once the page tree's number is known
     tree = add(b"")
-    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>")
+    encoding = (
+        b"<< /Type /Encoding /BaseEncoding /WinAnsiEncoding /Differences [1 /fi /fl] >>"
+        if ligatures
+        else b"/WinAnsiEncoding"
+    )
+    font = add(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding %s >>" % encoding)
     kids = []
     for number, lines in enumerate(pages, 1):
         stream = ""
@@ -47,6 +55,8 @@ def make_pdf(
             top -= 30
         stream += f"BT /F1 11 Tf 14 TL 72 {top} Td\n"
         stream += "".join(f"({_escape(line)}) Tj T*\n" for line in lines) + "ET"
+        if ligatures:
+            stream = stream.replace("fi", "\x01").replace("fl", "\x02")
         data = stream.encode("cp1252")
         content = add(b"<< /Length %d >>\nstream\n" % len(data) + data + b"\nendstream")
         kids.append(

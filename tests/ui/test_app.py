@@ -150,6 +150,27 @@ def test_an_explicit_history_wins_over_hidden_state(app):
     assert [m for m in followed if m.get("metadata")]
 
 
+def test_the_page_passes_earlier_answers_with_their_questions(app, monkeypatch):
+    _, history, results, _ = run(app, "Who is Xiaomi's founder?")
+    founder = results[-1]["result"]
+    assert not founder["abstained"]
+    seen = {}
+    real_ask = app.engine.ask
+
+    def ask(question, *, history=None, k=None):
+        seen["history"] = history
+        return real_ask(question, history=history, k=k)
+
+    monkeypatch.setattr(app.engine, "ask", ask)
+    _, history, results, _ = run(app, "what did he say about India?", history, results)
+    assert seen["history"] == [
+        ("Who is Xiaomi's founder?", founder["short_answer"] or founder["answer"])
+    ]
+    assert results[-1]["result"]["rewritten_query"] == (
+        f"what did {founder['short_answer']} say about India?"
+    )
+
+
 def test_retry_replaces_the_last_answer(app):
     _, history, results, _ = run(app, "How many rural stores did Xiaomi open?")
     *_, (retried, retried_results, _) = app.retry(history, results, 5, False)
@@ -288,3 +309,28 @@ def test_a_reindex_that_outlasts_the_wait_is_said(app, engine, monkeypatch):
     threading.Timer(1.0, engine._refreshing.release).start()
     steps = list(app.respond("Who is Xiaomi's founder?", [], [], 5, False))
     assert "still being re-indexed" in steps[-1][1][-1]["content"]
+
+
+def test_a_reindex_says_how_far_it_has_got(small_engine):
+    """The status line every page polls: what the build is doing, then nothing."""
+    import shutil
+
+    app = ChatApp(small_engine, feedback_path=small_engine.settings.index_dir / "f.jsonl")
+    assert app.status_html() == ""
+    articles = Path(__file__).resolve().parents[1] / "data" / "articles"
+    for name in ("acme-factory.pdf", "acme-rural-stores.html"):
+        shutil.copy(articles / name, small_engine.settings.seeds_dir)
+    seen = []
+    small_engine.refresh(progress=lambda done, total: seen.append(app.status_text()))
+    assert seen == [
+        "Indexing 1 of 2 new or changed articles…",
+        "Indexing 2 of 2 new or changed articles…",
+        "Re-indexing the articles: saving the new index…",
+    ]
+    assert app.status_html() == "" and small_engine.progress is None
+    small_engine._refreshing.acquire()  # a refresh that has not yet found what changed
+    try:
+        assert app.status_text() == "Re-indexing the articles: reading the folder…"
+        assert 'role="status"' in app.status_html()
+    finally:
+        small_engine._refreshing.release()

@@ -327,7 +327,8 @@ def article_status(page, expected: str) -> str:
 
 def table_lists(page, name: str) -> None:
     page.wait_for_function(
-        "name => document.querySelector('#rag-article-table').innerText.includes(name)",
+        # The table is drawn only once the accordion opens: until then, keep waiting.
+        "name => (document.querySelector('#rag-article-table')?.innerText || '').includes(name)",
         arg=name,
         timeout=20_000,
     )
@@ -378,3 +379,102 @@ def test_articles_are_added_refused_watched_and_removed(browser, served_private,
         assert not (engine.settings.seeds_dir / name).exists()
     finally:
         page.context.close()
+
+
+TEA_SHOP = (
+    "Acme opens a tea shop in Pune\n\ndate 2024-01-02\n\n"
+    "Acme opened its first tea shop in Pune on Monday. The shop sold 400 cups of tea on its "
+    "first day, the company said.\n"
+)
+
+
+def test_an_uploaded_article_answers_the_next_question(browser, served_private, viewport):
+    url, engine = served_private
+    page = open_page(browser, url, viewport)
+    name = f"tea-shop-{viewport}.txt"
+    try:
+        page.locator("#rag-articles").get_by_text("Articles", exact=True).first.click()
+        table_lists(page, "000_5e51f4d8eddf348c.txt")
+        page.locator("#rag-upload input[type=file]").set_input_files(
+            files=[{"name": name, "mimeType": "text/plain", "buffer": TEA_SHOP.encode()}]
+        )
+        assert f"added {name}" in article_status(page, f"added {name}")
+        table_lists(page, name)
+        ask(page, "How many cups of tea did Acme's shop in Pune sell on its first day?")
+        reply = last_reply(page)
+        assert "400" in reply.locator(".rag-answer").inner_text()
+        assert reply.locator("a.rag-marker").count() >= 1
+        assert name in reply.locator(".rag-cites").inner_text()  # cited under the answer
+        assert name in page.locator("#rag-sources").inner_text()
+    finally:
+        page.context.close()
+        if name in engine.index.articles:
+            from rag.uploads import ArticleFolder
+
+            ArticleFolder(engine.settings).remove(name, refresh=engine.refresh)
+
+
+def test_a_reindex_shows_a_status_line(browser, served_private, viewport):
+    url, engine = served_private
+    page = open_page(browser, url, viewport)
+    status = page.locator("#rag-index-status")
+    try:
+        assert not status.is_visible()  # nothing is being indexed: no empty box either
+        engine._refreshing.acquire()  # as refresh() holds it while it builds
+        try:
+            engine.progress = (2, 12)
+            status.filter(has_text="Indexing 3 of 12 new or changed articles…").wait_for(
+                timeout=10_000
+            )
+            engine.progress = (12, 12)
+            status.filter(has_text="saving the new index").wait_for(timeout=10_000)
+        finally:
+            engine.progress = None
+            engine._refreshing.release()
+        status.wait_for(state="hidden", timeout=10_000)
+    finally:
+        page.context.close()
+
+
+def test_the_layout(page, viewport):
+    def box(selector: str) -> dict:
+        return page.locator(selector).bounding_box()
+
+    if viewport == "phone":
+        # One column: the conversation, its sources, then Retry/Clear.
+        assert box("#rag-sources")["y"] < box("#rag-retry")["y"]
+        assert box("#rag-question")["y"] < box("#rag-sources")["y"]
+        return
+    # Desktop: Retry/Clear right under the question box, the sources beside them.
+    question, retry, sources = box("#rag-question"), box("#rag-retry"), box("#rag-sources")
+    assert 0 <= retry["y"] - (question["y"] + question["height"]) < 40
+    assert sources["x"] > question["x"] + question["width"]
+    page.set_viewport_size({"width": 1280, "height": 900})
+    try:
+        page.locator("#rag-articles").get_by_text("Articles", exact=True).first.click()
+        table_lists(page, "000_5e51f4d8eddf348c.txt")
+        header = page.evaluate(
+            """() => {
+                const th = [...document.querySelectorAll('#rag-article-table th')]
+                    .find(cell => cell.innerText.trim() === 'Passages');
+                const walker = document.createTreeWalker(th, NodeFilter.SHOW_TEXT);
+                let text = walker.nextNode();
+                while (text && !text.textContent.includes('Passages')) text = walker.nextNode();
+                const range = document.createRange();
+                range.selectNodeContents(text);
+                const box = range.getBoundingClientRect();
+                const table = document.querySelector('#rag-article-table').getBoundingClientRect();
+                return {lines: new Set([...range.getClientRects()].map(r => r.top)).size,
+                        height: box.height, width: box.width, right: box.right,
+                        table_right: table.right,
+                        font: parseFloat(getComputedStyle(text.parentElement).fontSize)};
+            }"""
+        )
+        assert header["lines"] == 1, header  # "Passages" on one line, not a letter a line
+        assert header["height"] < 2 * header["font"] < header["width"], header
+        assert header["right"] <= header["table_right"], header  # and in view, not cut off
+    finally:
+        page.locator("#rag-articles").get_by_text("Articles", exact=True).first.click()
+        page.set_viewport_size(
+            {"width": VIEWPORTS["desktop"][0], "height": VIEWPORTS["desktop"][1]}
+        )

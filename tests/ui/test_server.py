@@ -106,17 +106,55 @@ def test_no_file_paths_are_served(client, path):
         assert client.get(route).status_code in (403, 404), route
 
 
-def test_the_api_history_argument_wins_over_session_state(served):
+@pytest.mark.parametrize(
+    "route,arguments",
+    [
+        ("gradio_api/call/upload_articles", "files"),
+        ("gradio_api/call/ask", "history"),
+        ("gradio_api/queue/join", "files"),
+    ],
+)
+def test_a_file_named_by_url_is_refused_before_anything_is_fetched(client, route, arguments):
+    """Gradio downloads a file an argument names by URL; the server refuses the call first."""
+    remote = {"path": "https://example.com/article.txt", "meta": {"_type": "gradio.FileData"}}
+    if arguments == "files":
+        data = [[remote], False, ""]
+    else:
+        data = ["Who is Xiaomi's founder?", [{"role": "user", "content": remote}], 5]
+    body = {"data": data, "fn_index": 0, "session_hash": "s"} if "join" in route else {"data": data}
+    response = client.post(route, json=body)
+    assert response.status_code == 403, response.text
+    assert "fetches nothing" in response.text
+
+
+def test_the_api_history_argument_is_the_conversation(served):
     from gradio_client import Client
 
     url, _ = served
-    client = Client(url, verbose=False)  # one client: one session, one hidden state
+    client = Client(url, verbose=False)  # one client: one session, no hidden state used
 
-    def follow_up_lines(history: list) -> list:
-        return [m for m in history if (m.get("metadata") or {}).get("title")]
+    first = client.predict("When did Xiaomi drop to third?", api_name="/ask")
+    alone = client.predict("what about 2023?", api_name="/ask")
+    assert alone["rewritten_query"] == alone["question"]  # nothing earlier to refer to
+    history = [
+        {"role": "user", "content": "When did Xiaomi drop to third?"},
+        {"role": "assistant", "content": first["html"]},
+    ]
+    continued = client.predict("what about 2023?", history, api_name="/ask")
+    assert continued["rewritten_query"] != continued["question"]
+    assert "Xiaomi" in continued["rewritten_query"]
 
-    _, history, _ = client.predict("When did Xiaomi drop to third?", [], 5, False, api_name="/ask")
-    _, alone, _ = client.predict("what about 2023?", [], 5, False, api_name="/ask")
-    assert not follow_up_lines(alone)
-    _, continued, _ = client.predict("what about 2023?", history, 5, False, api_name="/ask")
-    assert follow_up_lines(continued)
+
+def test_the_pages_own_events_are_not_an_api(served):
+    """Scripts get the named endpoints; the page's chat-shaped events are not among them."""
+    from gradio_client import Client
+
+    url, _ = served
+    endpoints = Client(url, verbose=False).view_api(print_info=False, return_format="dict")
+    assert set(endpoints["named_endpoints"]) == {
+        "/ask",
+        "/articles",
+        "/upload_articles",
+        "/remove_article",
+    }
+    assert endpoints["unnamed_endpoints"] == {}

@@ -1,0 +1,200 @@
+"""Follow-ups: rewritten only when they lean on an earlier turn, from its question and answer."""
+
+import pytest
+
+from rag.followup import rewrite_with_history
+
+
+@pytest.mark.parametrize(
+    "history,question,expected",
+    [
+        (
+            ["When did Acme drop to third?"],
+            "and who took the top spot?",
+            "who took the top spot (Acme, third)?",
+        ),
+        (
+            ["When did Acme drop to third?"],
+            "what about 2023?",
+            "When did Acme drop to third in 2023?",
+        ),
+        (["What was Acme's revenue in 2017?"], "and in 2016?", "What was Acme's revenue in 2016?"),
+        (
+            ["When did Acme open stores in Pune?"],
+            "what about Delhi?",
+            "When did Acme open stores in Delhi?",
+        ),
+        (["Who founded Acme?"], "what is its revenue target?", "what is Acme's revenue target?"),
+        (
+            ["Who founded Acme?"],
+            "How many stores does Beta Corp have?",
+            "How many stores does Beta Corp have?",
+        ),
+        ([], "and who took the top spot?", "and who took the top spot?"),
+        # A pronoun stands for the earlier question's subject, never for a title in it.
+        (
+            ["Who is the CEO of Xiaomi India?"],
+            "what is its market share?",
+            "what is Xiaomi India's market share?",
+        ),
+        (
+            ["Who is Acme's founder?"],
+            "when did he start it?",
+            "when did Acme's founder start Acme?",
+        ),
+        # "what about <phrase>?": the phrase is the question; the earlier names and ranks context.
+        (
+            ["When did Acme drop to third?"],
+            "what about the neckbands?",
+            "the neckbands (Acme, third)?",
+        ),
+    ],
+)
+def test_follow_ups_are_rewritten_standalone(history, question, expected):
+    assert rewrite_with_history(question, history).standalone == expected
+
+
+@pytest.mark.parametrize(
+    "history,question",
+    [
+        # No pronoun and no elliptical lead: it does not depend on the earlier turn.
+        (
+            ["<script>alert('boo')</script> when did Xiaomi drop to third?"],
+            "शाओमी भारत में कब तीसरे स्थान पर आया?",
+        ),
+        (["When did Xiaomi drop to third?"], "What is Redmi?"),
+        (["Who is the CEO of Xiaomi India?"], "What is the market share of Samsung?"),
+        # The pronoun points at the question's own name.
+        (["Who is the CEO of Xiaomi India?"], "What did Samsung say about its sales?"),
+        (["When did Xiaomi drop to third?"], "Is it true that Samsung leads?"),
+    ],
+)
+def test_independent_questions_are_never_rewritten(history, question):
+    rewrite = rewrite_with_history(question, history)
+    assert (rewrite.standalone, rewrite.focus, rewrite.context) == (question, question, "")
+
+
+def test_unanswerable_earlier_turns_are_skipped_and_gradio_messages_are_read():
+    history = [
+        {"role": "user", "content": [{"type": "text", "text": "When did Acme drop to third?"}]},
+        {"role": "assistant", "content": [{"type": "text", "text": "In 2022 [1]."}]},
+        {"role": "user", "content": "🙂🙂🙂"},
+        {"role": "assistant", "content": "Please ask a question in words."},
+    ]
+    assert rewrite_with_history("what about 2023?", history).standalone == (
+        "When did Acme drop to third in 2023?"
+    )
+
+
+def test_history_in_chat_message_form_and_chained_follow_ups():
+    history = [
+        {"role": "user", "content": "When did Acme drop to third?"},
+        {"role": "assistant", "content": "In 2022 [1]."},
+        {"role": "user", "content": "what about 2023?"},
+        {"role": "assistant", "content": "..."},
+    ]
+    assert rewrite_with_history("and 2024?", history).standalone == (
+        "When did Acme drop to third in 2024?"
+    )
+
+
+def chat(question: str, answer: str) -> list[dict]:
+    return [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+
+
+@pytest.mark.parametrize(
+    "history,question,expected",
+    [
+        # The answer named a company: "it" is that company.
+        (
+            chat("Who is Acme's manufacturing partner?", "Optiemus Electronics Ltd. [1]"),
+            "who else is it a strategic partner of?",
+            "who else is Optiemus Electronics a strategic partner of?",
+        ),
+        # A person's name spaCy has no label for, answering "who": "he" is that person.
+        (
+            chat("Who heads Acme India?", "Muralikrishnan B"),
+            "when did he join?",
+            "when did Muralikrishnan B join?",
+        ),
+        # A count, a person or a place is never what "it" stands for: the subject is.
+        (
+            chat("How many stores did Acme open?", "14"),
+            "what is its market share?",
+            "what is Acme's market share?",
+        ),
+        (
+            chat("Who is the CEO of Acme India?", "Manu Kumar Jain"),
+            "what is its market share?",
+            "what is Acme India's market share?",
+        ),
+        (
+            chat("Which city got the first Mi Home?", "Bengaluru"),
+            "when did it open?",
+            "when did Mi Home open?",
+        ),
+        # A product answering "what": "it" is the product.
+        (
+            chat("What is Acme's best-selling phone?", "the Redmi Note 4"),
+            "how much does it cost?",
+            "how much does Redmi Note 4 cost?",
+        ),
+        # A refusal names nothing.
+        (
+            chat("Who makes Acme's phones?", "The articles don't say. The closest passages …"),
+            "where are their factories?",
+            "where are Acme's factories?",
+        ),
+        # `rag ask --json` records and (question, answer) pairs are histories too.
+        (
+            [
+                {
+                    "question": "Who overtook Acme?",
+                    "answer": "Samsung did [1].",
+                    "short_answer": "Samsung",
+                    "abstained": False,
+                }
+            ],
+            "what is their market share?",
+            "what is Samsung's market share?",
+        ),
+        (
+            [("Who makes Acme's phones?", "<p>Foxconn makes them [1].</p>")],
+            "where are its factories?",
+            "where are Foxconn's factories?",
+        ),
+        # A new time replaces the earlier one, a quarter as well as a year.
+        (
+            chat("Where did Acme rank in Q4 2016 according to IDC?", "second"),
+            "what about Q1 2023?",
+            "Where did Acme rank in Q1 2023 according to IDC?",
+        ),
+        # No words of its own: the earlier names, ranks and answer go along as context.
+        (
+            chat("When did Acme drop to third?", "Q1 2023"),
+            "why?",
+            "why (Acme, third, Q1 2023)?",
+        ),
+        (
+            chat("When did Acme drop to third?", "Q1 2023"),
+            "and who took the top spot?",
+            "who took the top spot (Acme, third, Q1 2023)?",
+        ),
+        # "that growth" points back even without a pronoun.
+        (
+            chat("How much did Acme grow in 2017?", "328 percent"),
+            "which phones drove that growth",
+            "which phones drove that growth (Acme, 2017, 328 percent)?",
+        ),
+    ],
+)
+def test_the_earlier_answer_says_what_a_follow_up_means(history, question, expected):
+    assert rewrite_with_history(question, history).standalone == expected
+
+
+def test_context_is_never_required_and_the_question_keeps_its_own_words():
+    rewrite = rewrite_with_history(
+        "and how many in Delhi?", chat("How many stores did Acme open?", "14")
+    )
+    assert rewrite.focus == "how many in Delhi?"
+    assert "Acme" in rewrite.context and "stores" in rewrite.context
