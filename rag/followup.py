@@ -21,6 +21,7 @@ from functools import lru_cache
 
 from .answering.draft import ABSTAIN_TEXT
 from .question import (
+    MAX_QUESTION_CHARS,
     MONTH_WORDS,
     NAME,
     OTHER,
@@ -72,9 +73,25 @@ _SUBJECT = re.compile(r"\b([A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)*)")
 _EMPTY_WORDS = frozenset(["that", "this", "so", "then", "exactly", "again", "happen", "happened"])
 # Entity labels of things "it" or "they" can stand for (never a person, place or number).
 _THING_LABELS = frozenset(["ORG", "PRODUCT", "WORK_OF_ART", "FAC", "EVENT", "LAW", "NORP"])
-_LEADING_WORDS = re.compile(r"^(?:(?:the|a|an|by|from|with|to|of|it is|it's|it was)\s+)+", re.I)
+_LEADING_WORDS = re.compile(
+    r"^(?:(?:the|a|an|by|from|with|to|of|in|on|at|about|around|since|over|under|nearly|"
+    r"almost|it is|it's|it was)\s+)+",
+    re.I,
+)
+# Labels of what neither "it" nor "he" can stand for: a time, an amount, a rank, a region.
+_NEVER_A_REFERENT = frozenset(
+    ["DATE", "TIME", "CARDINAL", "QUANTITY", "PERCENT", "MONEY", "ORDINAL", "LOC"]
+)
 _SMALL_WORDS = frozenset(["of", "and", "the", "for", "de", "&", "-"])
 MAX_ANSWER_NAME_WORDS = 6
+# What is read of a conversation: its last turns, a question as long as one may be, and the
+# start of each answer (a name is in it, or it is not an answer to read names from).
+MAX_HISTORY_TURNS = 20
+MAX_ANSWER_CHARS = 300
+MAX_REPLY_CHARS = 20_000  # of the reply as sent (markup included), before anything is parsed
+_ANSWER_DIV = re.compile(r'<div class="rag-answer">(.*?)</div>', re.S)
+_MARKER_LINK = re.compile(r'<a class="rag-marker"[^>]{0,500}>[^<]{0,20}</a>')
+_TAG = re.compile(r"<[^<>]{0,2000}>")
 _COMPANY_SUFFIX = re.compile(
     r"(?:,?\s+(?:Ltd|Limited|Inc|Corp|Corporation|Co|Pvt|Private|LLC|PLC|GmbH|SA|AG)\.?)+$"
 )
@@ -108,14 +125,25 @@ def message_text(content) -> str | None:
 
 
 def reply_text(reply) -> str | None:
-    """An answer as plain words: no markup, no citation marks; None for a refusal."""
+    """An answer as plain words: no markup, citation marks or warning sign; None for a
+    refusal. The chat window's HTML counts only its answer, not the sources listed below."""
     if not isinstance(reply, str):
         return None
-    plain = html.unescape(re.sub(r"<[^>]*>", " ", reply))
+    reply = reply[:MAX_REPLY_CHARS]
+    shown = _ANSWER_DIV.search(reply)
+    if shown:
+        reply = shown.group(1)
+    plain = html.unescape(_TAG.sub(" ", _MARKER_LINK.sub(" ", reply)))
     plain = " ".join(re.sub(r"\[\d+(?:,\s*\d+)*\]", " ", plain).split())
+    plain = re.sub(r"^[^\w$€£¥]+", "", plain)  # "⚠️ The articles don't say."
     if not plain or plain.startswith(ABSTAIN_TEXT.rstrip(".")):
         return None
-    return plain
+    return _clean(plain[:MAX_ANSWER_CHARS])
+
+
+def _clean(text: str) -> str:
+    """``text`` without lone surrogates (which spaCy cannot encode)."""
+    return "".join(ch for ch in text if not 0xD800 <= ord(ch) <= 0xDFFF)
 
 
 def conversation(history) -> list[Turn]:
@@ -142,7 +170,12 @@ def conversation(history) -> list[Turn]:
                 turns[-1] = Turn(turns[-1].question, reply_text(text))
         elif isinstance(item, list | tuple) and item and isinstance(item[0], str):
             turns.append(Turn(item[0], reply_text(item[1]) if len(item) > 1 else None))
-    spaced = (Turn(" ".join(t.question.split()), t.answer) for t in turns)
+    # A history is the caller's to send: only its last turns are read, each question within
+    # the length a question may have (answers are cut in reply_text).
+    spaced = (
+        Turn(" ".join(_clean(t.question[:MAX_QUESTION_CHARS]).split()), t.answer)
+        for t in turns[-MAX_HISTORY_TURNS:]
+    )
     return [t for t in spaced if t.question]
 
 
@@ -268,6 +301,8 @@ def _answer_stands_for(pronoun: str, previous: Turn) -> str | None:
     if named is None:
         return None
     name, label = named
+    if label in _NEVER_A_REFERENT:
+        return None
     asks_for_a_name = answer_type(previous.question) == NAME
     if pronoun in _PERSON_PRONOUNS:
         # spaCy's small model often has no label for a person's name ("Muralikrishnan B").

@@ -198,3 +198,38 @@ def test_context_is_never_required_and_the_question_keeps_its_own_words():
     )
     assert rewrite.focus == "how many in Delhi?"
     assert "Acme" in rewrite.context and "stores" in rewrite.context
+
+
+@pytest.mark.parametrize(
+    "answer,expected",
+    [
+        # The chat window's HTML: only its answer counts, badges and warning sign dropped.
+        (
+            '<div class="rag-answer">Muralikrishnan B <a class="rag-marker" href="#t1-1" '
+            'title="x">1</a>.</div><div class="rag-cite">1 Xiaomi India names a president</div>',
+            "when did Muralikrishnan B join?",
+        ),
+        (
+            '<div class="rag-answer">⚠️ <em>The articles don\'t say.</em></div>'
+            '<div class="rag-cite">Related: Samsung leads</div>',
+            "when did the president of Acme India join?",
+        ),
+        # A date, an amount or a rank is never who "he" is.
+        ("In 2017", "when did the president of Acme India join?"),
+        ("About 40 percent", "when did the president of Acme India join?"),
+    ],
+)
+def test_what_the_window_shows_is_read_as_the_answer(answer, expected):
+    history = chat("Who is the president of Acme India?", answer)
+    assert rewrite_with_history("when did he join?", history).standalone == expected
+
+
+def test_a_history_of_any_size_is_read_safely():
+    # Before the caps, this answer alone kept spaCy's tokenizer (and every thread) busy
+    # for minutes; a lone surrogate made it raise.
+    huge_answer = chat("Who heads Acme India?", "<" * 80_000 + "\ud800")
+    many_turns = [m for n in range(5_000) for m in chat(f"Question {n} about Acme?", "Beta")]
+    assert rewrite_with_history("when did he join?", huge_answer).standalone
+    assert rewrite_with_history("what is its revenue?", many_turns).standalone == (
+        "what is Beta's revenue?"
+    )

@@ -35,11 +35,13 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
 
 import gradio as gr  # noqa: E402
 from gradio.data_classes import FileData  # noqa: E402
+from gradio.utils import get_upload_folder  # noqa: E402
 from starlette.middleware import Middleware  # noqa: E402
 from starlette.responses import PlainTextResponse  # noqa: E402
 
 from rag.citations import Citation  # noqa: E402
 from rag.errors import RagError  # noqa: E402
+from rag.followup import MAX_REPLY_CHARS  # noqa: E402
 from rag.pipeline import AskResult  # noqa: E402
 from rag.question import normalise_question  # noqa: E402
 
@@ -346,19 +348,20 @@ class FeedbackLog:
 
 
 def _message_text(message: dict) -> str:
+    """The text of a chat message (cut at MAX_REPLY_CHARS: a history is the caller's to send)."""
     content = message.get("content")
-    if isinstance(content, str):
-        return content
     if isinstance(content, list | tuple):
-        return "".join(
-            part.get("text", "") for part in content if isinstance(part, dict) and "text" in part
+        content = "".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
         )
-    return ""
+    return content[:MAX_REPLY_CHARS] if isinstance(content, str) else ""
 
 
 def _plain(shown: str) -> str:
     """The text of a message shown as HTML (a question sent back by an API caller)."""
-    return html.unescape(re.sub(r"<[^>]*>", "", shown))
+    return html.unescape(re.sub(r"<[^<>]{0,2000}>", "", shown[:MAX_REPLY_CHARS]))
 
 
 def turns_shown(history: list, results: list) -> list:
@@ -419,12 +422,22 @@ def api_turns(history: list | tuple) -> list[tuple[str, str | None]]:
     for message in history:
         if isinstance(message, str):
             turns.append([message, None])
+        elif isinstance(message, list | tuple) and message and isinstance(message[0], str):
+            answer = message[1] if len(message) > 1 and isinstance(message[1], str) else None
+            turns.append([_plain(message[0]), answer])  # a (question, answer) pair
+        elif isinstance(message, dict) and isinstance(message.get("question"), str):
+            # What /ask returns: the question with its answer (none when abstained).
+            answer = None if message.get("abstained") else message.get("short_answer")
+            answer = answer or message.get("answer")
+            turns.append([_plain(message["question"]), answer if isinstance(answer, str) else None])
         elif isinstance(message, dict) and message.get("role", "user") == "user":
             turns.append([_plain(_message_text(message)), None])
         elif (
             isinstance(message, dict)
             and message.get("role") == "assistant"
-            and not (message.get("metadata") or {}).get("title")
+            and not (
+                message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
+            ).get("title")
             and turns
             and turns[-1][1] is None
         ):
@@ -488,9 +501,10 @@ def request_is_local(request) -> bool:
 class ArticleGuard:
     """Who may add and remove articles, through the page or the API; reading is open to all.
 
-    A request made on this machine may, unless the server is shared (a share link's
-    traffic arrives from this machine too). Anyone else must give ``token``, the one the
-    person serving set; with no token set, changing the articles is for this machine only.
+    With no token set, a request made on this machine may, unless the server is shared (a
+    share link's traffic arrives from this machine too), and nobody else. With a token set
+    by the person serving, every request must give it, this machine's too: a proxy or a
+    port forward here would make a request from elsewhere look local.
     """
 
     token: str = ""
@@ -498,32 +512,46 @@ class ArticleGuard:
 
     def refusal(self, request, given: str | None = None) -> str | None:
         """Why ``request`` may not change the articles, or None when it may."""
-        if not self.share and request_is_local(request):
-            return None
         if not self.token:
+            if not self.share and request_is_local(request):
+                return None
             return CHANGES_OFF_SHARED if self.share else CHANGES_OFF
-        if (
-            isinstance(given, str)
-            and given
-            and hmac.compare_digest(given.encode("utf-8"), self.token.encode("utf-8"))
-        ):
-            return None
+        # Once a token is set it is asked of everyone: a proxy or a port forward on this
+        # machine can make a request from elsewhere look local.
+        if isinstance(given, str) and given:
+            try:
+                if hmac.compare_digest(given.encode("utf-8"), self.token.encode("utf-8")):
+                    return None
+            except UnicodeEncodeError:  # a lone surrogate: not the token
+                pass
         return WRONG_TOKEN
 
 
-def _uploaded(file) -> tuple[str, bytes]:
-    """(file name, content) of an upload: a Gradio file, a FileData dict, or a path."""
-    if isinstance(file, dict):
-        path = Path(str(file.get("path") or ""))
-    elif isinstance(file, FileData):
-        path = Path(file.path)
+def _uploaded(file, *, max_bytes: int) -> tuple[str, bytes | None, str]:
+    """(file name, content or None, why not) of a file handed to the upload handlers.
+
+    Only a regular file in Gradio's upload folder is read: one the page or a client sent
+    with the request. An API caller naming any other path on this machine (a bare string,
+    or a file dict Gradio did not receive) gets a refusal, never that file's content. At
+    most ``max_bytes`` + 1 bytes are read, enough for the size check to refuse a bigger one.
+    """
+    if isinstance(file, FileData):
+        raw = file.path
+    elif isinstance(file, dict):
+        raw = file.get("path")
     else:
-        path = Path(str(getattr(file, "name", file)))
+        raw = getattr(file, "name", file)
+    name = Path(str(raw or "")).name or "file"
     try:
-        return path.name, path.read_bytes()
-    except OSError as error:
-        log.warning("upload %s unreadable: %s", path.name, error)
-        return path.name, b""
+        path = Path(str(raw)).resolve()
+        received = path.is_relative_to(Path(get_upload_folder()).resolve())
+        if not (received and path.is_file()):
+            return name, None, "not a file sent to this server with the request"
+        with path.open("rb") as handle:
+            return name, handle.read(max_bytes + 1), ""
+    except (OSError, ValueError) as error:
+        log.warning("upload %s unreadable: %s", name, error)
+        return name, None, "could not be read"
 
 
 class ChatApp:
@@ -663,10 +691,14 @@ class ChatApp:
 
         if isinstance(files, dict | str | Path | FileData):
             files = [files]
-        given = [_uploaded(file) for file in files or []]
+        max_bytes = self.engine.settings.upload_max_mb * 1024 * 1024
+        read = [_uploaded(file, max_bytes=max_bytes) for file in files or []]
+        given = [(name, data) for name, data, _ in read if data is not None]
+        unread = [(name, why) for name, data, why in read if data is None]
         folder = ArticleFolder(self.engine.settings)
         try:
-            report = folder.add(given, replace=bool(replace), refresh=self.engine.refresh)
+            report = folder.add(given, replace=replace is True, refresh=self.engine.refresh)
+            report.refused[:0] = unread
         except RagError as error:
             return f"Nothing was added: {error}. The articles and index are as they were.", None
         except Exception:  # a failed build: the folder was put back, the index never swapped
@@ -687,6 +719,9 @@ class ChatApp:
 
         if not doc_id:
             return "Choose an article to remove.", False
+        if doc_id not in self.engine.index.articles:
+            # Only what the Articles view lists: never a skipped file or a note beside them.
+            return f"{doc_id} was not removed: no indexed article has that name.", False
         try:
             ArticleFolder(self.engine.settings).remove(doc_id, refresh=self.engine.refresh)
         except RagError as error:
@@ -967,10 +1002,9 @@ def build_app(
     watch: bool = False,
     stop: threading.Event | None = None,
     guard: ArticleGuard | None = None,
-    exposed: bool = False,
 ) -> gr.Blocks:
-    """The page and its API. ``guard`` says who may change the articles; ``exposed`` (served
-    beyond this machine, or shared) with a token set adds a token field to the Articles view."""
+    """The page and its API. ``guard`` says who may change the articles; with a token set,
+    the Articles view has a field for it."""
     app = ChatApp(engine, feedback_path=feedback_path, feedback_cap=feedback_cap, guard=guard)
     examples = app.examples()
     with gr.Blocks(title=engine.settings.corpus_title(), analytics_enabled=False) as demo:
@@ -1061,8 +1095,8 @@ def build_app(
             token = gr.Textbox(
                 "",
                 type="password",
-                label="Token (needed to add or remove articles from another machine)",
-                visible=exposed and bool(app.guard.token),
+                label="Token (needed to add or remove articles)",
+                visible=bool(app.guard.token),
                 elem_id="rag-token",
             )
             article_status = gr.HTML("", elem_id="rag-articles-status")
@@ -1279,7 +1313,6 @@ def launch(
         feedback_cap=feedback_cap,
         watch=watch,
         guard=guard,
-        exposed=not loopback_only,
     )
     demo.queue(default_concurrency_limit=8)
     demo.launch(

@@ -90,7 +90,7 @@ def test_refusals_are_errors_with_a_reason(local_server, tmp_path):
             client.predict(question, api_name="/ask")
     with pytest.raises(AppError, match="from 1 to 10"):
         client.predict("Who is Xiaomi's founder?", [], 11, api_name="/ask")
-    with pytest.raises(AppError, match="no article named"):
+    with pytest.raises(AppError, match="no indexed article has that name"):
         client.predict("no-such-article.txt", api_name="/remove_article")
     # A file the checks refuse is listed as refused; nothing is added.
     program = Path(__file__).resolve().parents[1] / "data" / "articles" / "setup.pdf"
@@ -143,7 +143,10 @@ def test_which_requests_are_this_machines(request_, local):
 def test_the_token_rules():
     here, there = fake_request("127.0.0.1"), fake_request("192.0.2.7", "192.0.2.2:7860")
     no_token, token = ArticleGuard(), ArticleGuard(token=TOKEN)
-    assert no_token.refusal(here) is None and token.refusal(here) is None
+    assert no_token.refusal(here) is None
+    # A token, once set, is asked of this machine too (a local proxy looks like this machine).
+    assert token.refusal(here) == WRONG_TOKEN and token.refusal(here, TOKEN) is None
+    assert token.refusal(there, "\ud800") == WRONG_TOKEN  # not encodable: not the token
     assert no_token.refusal(there, TOKEN) == CHANGES_OFF  # off: nobody set a token
     assert token.refusal(there) == WRONG_TOKEN
     assert token.refusal(there, "correct horse") == WRONG_TOKEN
@@ -223,3 +226,33 @@ def test_served_beyond_loopback_changes_need_the_token(
         assert {a["file"] for a in removed["articles"]} == before
     finally:
         demo.close()
+
+
+@pytest.mark.parametrize("shape", ["string", "dict", "list of dicts"])
+def test_a_path_on_this_machine_is_never_read_as_an_upload(private_engine, tmp_path, shape):
+    """Only files sent with the request (in Gradio's upload folder) are read: a caller naming
+    any other path gets a refusal, never that file in the articles."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("Database password memo\n\nThe password is hunter2.\n", encoding="utf-8")
+    given = {"string": str(secret), "dict": {"path": str(secret)}}.get(
+        shape, [{"path": str(secret)}]
+    )
+    app = ChatApp(private_engine, feedback_path=tmp_path / "f.jsonl")
+    before = set(private_engine.index.articles)
+    result = app.api_upload_articles(given, False, "", None)
+    assert result["added"] == [] and result["refused"][0]["file"] == "secret.txt"
+    assert result["refused"][0]["why"].startswith("not a file sent to this server")
+    assert set(private_engine.index.articles) == before
+    assert not (private_engine.settings.seeds_dir / "secret.txt").exists()
+
+
+def test_only_an_indexed_article_can_be_removed(private_engine, tmp_path):
+    stray = private_engine.settings.seeds_dir / "notes.bin"
+    stray.write_bytes(b"\x00\x01 not an article")
+    try:
+        app = ChatApp(private_engine, feedback_path=tmp_path / "f.jsonl")
+        with pytest.raises(gr.Error, match="no indexed article"):
+            app.api_remove_article("notes.bin", "", None)
+        assert stray.exists()
+    finally:
+        stray.unlink()
