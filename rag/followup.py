@@ -319,13 +319,23 @@ def _answer_stands_for(pronoun: str, previous: Turn) -> str | None:
     return name if fits else None
 
 
+def _asks_for_a_person(question: str) -> bool:
+    return answer_type(question) == NAME and not asks_for_organisation(question)
+
+
 def _stand_in(pronoun: str, previous: Turn, following: str) -> str | None:
     """What ``pronoun`` stands for in a follow-up to ``previous`` (None: nothing fits)."""
     lowered = pronoun.lower().replace("’", "'")
     who = _answer_stands_for(lowered, previous)
+    if who is None and lowered in _PERSON_PRONOUNS:
+        role = _ROLE_PHRASE.search(previous.question)
+        if role:
+            who = role.group(0)
+        elif _asks_for_a_person(previous.question):
+            # "Who did the Acme team meet?" unanswered: "he" is that unknown person, not Acme.
+            return None
     if who is None:
-        role = _ROLE_PHRASE.search(previous.question) if lowered in _PERSON_PRONOUNS else None
-        who = role.group(0) if role else _subject(previous.question)
+        who = _subject(previous.question)
     if who is None:
         return None
     # "her" is possessive before a noun ("her role"), an object otherwise ("hired her").

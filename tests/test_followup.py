@@ -139,6 +139,13 @@ def chat(question: str, answer: str) -> list[dict]:
             "how much does it cost?",
             "how much does Redmi Note 4 cost?",
         ),
+        # An unanswered "who": "his" is that unknown person, never the company asked about;
+        # the earlier names go along as context.
+        (
+            chat("Who did the Acme team meet in May 2023?", "The articles don't say."),
+            "what's his position?",
+            "what's his position (May 2023, Acme team)?",
+        ),
         # A refusal names nothing.
         (
             chat("Who makes Acme's phones?", "The articles don't say. The closest passages …"),
