@@ -174,10 +174,15 @@ def test_feedback_on_a_follow_up_records_that_answer(page, served):
 
     earlier = frozenset(r["answer_id"] for r in votes())  # the other viewport's votes
 
+    # The thumbs as the page shows them once a vote (or none) is recorded: the next click
+    # waits for it, or on a loaded machine it can land on a bubble still being redrawn.
+    shown_after = {(True,): "Liked", (False,): "Disliked", (): "Like"}
+
     def click_and_wait(label: str, expected: list) -> None:
         buttons.get_by_label(label, exact=True).click()
-        for _ in range(100):
+        for _ in range(300):
             if [r["liked"] for r in votes(earlier)] == expected:
+                buttons.get_by_label(shown_after[tuple(expected)], exact=True).wait_for()
                 return
             page.wait_for_timeout(100)
         raise AssertionError(f"after {label}: {votes(earlier)}, expected {expected}")
