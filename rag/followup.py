@@ -149,7 +149,8 @@ def _clean(text: str) -> str:
 def conversation(history) -> list[Turn]:
     """The turns of a chat history, oldest first.
 
-    Accepted: chat messages (``{"role", "content"}``, Gradio's or OpenAI's shape),
+    Accepted: chat messages (``{"role", "content"}``, Gradio's or OpenAI's shape, the chat
+    window's HTML included),
     ``(question, answer)`` pairs, ``{"question", "answer"}`` records (what
     ``rag ask --json`` prints) and bare question strings.
     """
@@ -162,10 +163,12 @@ def conversation(history) -> list[Turn]:
             turns.append(Turn(item["question"], reply_text(answer or item.get("answer"))))
         elif isinstance(item, dict):
             text = message_text(item.get("content"))
-            if text is None:
-                continue
+            metadata = item.get("metadata")
+            if text is None or (isinstance(metadata, dict) and metadata.get("title")):
+                continue  # nothing said, or a note beside the answer ("Follow-up read as")
             if item.get("role", "user") == "user":
-                turns.append(Turn(text))
+                # As the chat window holds it: the question typed, shown as escaped HTML.
+                turns.append(Turn(html.unescape(_TAG.sub("", text[:MAX_REPLY_CHARS]))))
             elif item.get("role") == "assistant" and turns and turns[-1].answer is None:
                 turns[-1] = Turn(turns[-1].question, reply_text(text))
         elif isinstance(item, list | tuple) and item and isinstance(item[0], str):

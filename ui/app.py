@@ -41,7 +41,7 @@ from starlette.responses import PlainTextResponse  # noqa: E402
 
 from rag.citations import Citation  # noqa: E402
 from rag.errors import RagError  # noqa: E402
-from rag.followup import MAX_REPLY_CHARS  # noqa: E402
+from rag.followup import message_text  # noqa: E402
 from rag.pipeline import AskResult  # noqa: E402
 from rag.question import normalise_question  # noqa: E402
 
@@ -347,23 +347,6 @@ class FeedbackLog:
 # -- conversation state ----------------------------------------------------------
 
 
-def _message_text(message: dict) -> str:
-    """The text of a chat message (cut at MAX_REPLY_CHARS: a history is the caller's to send)."""
-    content = message.get("content")
-    if isinstance(content, list | tuple):
-        content = "".join(
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        )
-    return content[:MAX_REPLY_CHARS] if isinstance(content, str) else ""
-
-
-def _plain(shown: str) -> str:
-    """The text of a message shown as HTML (a question sent back by an API caller)."""
-    return html.unescape(re.sub(r"<[^<>]{0,2000}>", "", shown[:MAX_REPLY_CHARS]))
-
-
 def turns_shown(history: list, results: list) -> list:
     """The turns of the hidden state that the given ``history`` still shows.
 
@@ -377,72 +360,32 @@ def turns_shown(history: list, results: list) -> list:
             turn["end"] <= len(history)
             and isinstance(history[start], dict)
             and history[start].get("role") == "user"
-            and _message_text(history[start]) == turn["shown"]
+            and message_text(history[start].get("content")) == turn["shown"]
         ):
             kept.append(turn)
     return kept
 
 
-def earlier_turns(history: list, turns: list) -> list[tuple[str, str | None]]:
-    """The conversation so far as (question, answer) pairs, oldest first, read from
-    ``history`` itself.
+def earlier_turns(history: list, turns: list) -> list:
+    """The conversation so far, oldest first, for ``engine.ask``: read from ``history``
+    itself.
 
-    A question this window answered is taken as typed, with its short answer (None when
-    the articles did not say); a refused one (emoji, another language) is left out; any
-    other user message counts as a question, with the reply after it.
+    A question this window answered is a (question as typed, short answer) pair (no answer
+    when the articles did not say); a refused one (emoji, another language) is left out;
+    any other message is passed on as it is (rag/followup.py reads it).
     """
     by_start = {turn["start"]: turn for turn in turns}
-    pairs: list[tuple[str, str | None]] = []
-    outside = []  # the history outside this window's turns, for api_turns to read
-    covered: set[int] = set()
-    for turn in turns:
-        covered.update(range(turn["start"], turn["end"]))
+    covered = {n for turn in turns for n in range(turn["start"], turn["end"])}
+    earlier: list = []
     for position, message in enumerate(history):
         turn = by_start.get(position)
-        if turn is not None:
-            pairs += api_turns(outside)
-            outside = []
-            if turn["answered"]:
-                result = turn["result"] or {}
-                answer = None if result.get("abstained") else result.get("short_answer")
-                pairs.append((turn["asked"], answer or result.get("answer")))
+        if turn is not None and turn["answered"]:
+            result = turn["result"] or {}
+            answer = None if result.get("abstained") else result.get("short_answer")
+            earlier.append((turn["asked"], answer or result.get("answer")))
         elif position not in covered:
-            outside.append(message)
-    return pairs + api_turns(outside)
-
-
-def api_turns(history: list | tuple) -> list[tuple[str, str | None]]:
-    """An API caller's conversation as (question, answer) pairs, oldest first.
-
-    ``history`` holds chat messages as the window has them (the page's HTML included; a
-    "Follow-up read as" line is not an answer) or earlier questions as strings; an answer
-    is kept with its question, for what a follow-up's "he" or "it" stands for.
-    """
-    turns: list[list] = []
-    for message in history:
-        if isinstance(message, str):
-            turns.append([message, None])
-        elif isinstance(message, list | tuple) and message and isinstance(message[0], str):
-            answer = message[1] if len(message) > 1 and isinstance(message[1], str) else None
-            turns.append([_plain(message[0]), answer])  # a (question, answer) pair
-        elif isinstance(message, dict) and isinstance(message.get("question"), str):
-            # What /ask returns: the question with its answer (none when abstained).
-            answer = None if message.get("abstained") else message.get("short_answer")
-            answer = answer or message.get("answer")
-            turns.append([_plain(message["question"]), answer if isinstance(answer, str) else None])
-        elif isinstance(message, dict) and message.get("role", "user") == "user":
-            turns.append([_plain(_message_text(message)), None])
-        elif (
-            isinstance(message, dict)
-            and message.get("role") == "assistant"
-            and not (
-                message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
-            ).get("title")
-            and turns
-            and turns[-1][1] is None
-        ):
-            turns[-1][1] = _message_text(message) or None
-    return [(question, answer) for question, answer in turns if question.strip()]
+            earlier.append(message)
+    return earlier
 
 
 # -- who may change the articles ----------------------------------------------------
@@ -823,7 +766,7 @@ class ChatApp:
             raise gr.Error(str(error), print_exception=False) from None
         stale = self._wait_for_update()
         try:
-            result = self.engine.ask(question, history=api_turns(history or []), k=k)
+            result = self.engine.ask(question, history=list(history or []), k=k)
         except RagError as error:
             raise gr.Error(str(error), print_exception=False) from None
         except Exception:

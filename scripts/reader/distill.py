@@ -31,7 +31,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import squad_split
 import train as base
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -226,21 +225,18 @@ def train_student(args) -> int:
             print(f"{step} steps in {time.time() - started:.1f}s", flush=True)
             return 0
     bar.close()
-    final = args.out / "final"
-    model.save_pretrained(final)
-    tokenizer.save_pretrained(final)
-    record = {
-        "student": str(args.base),
-        "teacher": str(args.teacher),
-        "data": {str(p): squad_split.sha256_file(p) for p in [*args.train, args.dev]},
-        "windows": len(features),
-        "steps": total,
-        "hyperparameters": json.loads(json.dumps(vars(args), default=str)),
-        "command": " ".join(sys.argv),
-        "log": log,
-    }
-    (final / "training.json").write_text(json.dumps(record, indent=2))
-    print(f"saved {final}", flush=True)
+    base.save_final(
+        args,
+        model,
+        tokenizer,
+        {
+            "student": str(args.base),
+            "teacher": str(args.teacher),
+            "windows": len(features),
+            "steps": total,
+            "log": log,
+        },
+    )
     return 0
 
 

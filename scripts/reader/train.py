@@ -304,6 +304,22 @@ def save_checkpoint(
     )
 
 
+def save_final(args, model, tokenizer, record: dict) -> None:
+    """The trained weights in ``args.out``/final, with training.json: ``record`` (what the
+    run says of itself) plus the data's sha256, the arguments and the command."""
+    final = args.out / "final"
+    model.save_pretrained(final)
+    tokenizer.save_pretrained(final)
+    record = {
+        **record,
+        "data": {str(p): squad_split.sha256_file(p) for p in [*args.train, args.dev]},
+        "hyperparameters": json.loads(json.dumps(vars(args), default=str)),
+        "command": " ".join(sys.argv),
+    }
+    (final / "training.json").write_text(json.dumps(record, indent=2))
+    print(f"saved {final}", flush=True)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -448,23 +464,20 @@ def main(argv=None) -> int:
             return 0
     bar.close()
 
-    final = args.out / "final"
-    model.save_pretrained(final)
-    tokenizer.save_pretrained(final)
-    meta = {
-        "base": str(args.base),
-        "data": {str(p): squad_split.sha256_file(p) for p in [*args.train, args.dev]},
-        "split": asdict(split),
-        "examples": kinds,
-        "features": len(features),
-        "no_answer_features": null_features,
-        "steps": total,
-        "hyperparameters": json.loads(json.dumps(vars(args), default=str)),
-        "command": " ".join(sys.argv),
-        "log": log,
-    }
-    (final / "training.json").write_text(json.dumps(meta, indent=2))
-    print(f"saved {final}", flush=True)
+    save_final(
+        args,
+        model,
+        tokenizer,
+        {
+            "base": str(args.base),
+            "split": asdict(split),
+            "examples": kinds,
+            "features": len(features),
+            "no_answer_features": null_features,
+            "steps": total,
+            "log": log,
+        },
+    )
     return 0
 
 

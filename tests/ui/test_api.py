@@ -19,7 +19,6 @@ from ui.app import (
     WRONG_TOKEN,
     ArticleGuard,
     ChatApp,
-    api_turns,
     request_is_local,
 )
 
@@ -108,10 +107,12 @@ def test_the_history_argument_keeps_each_answer_with_its_question():
         {"role": "assistant", "content": [{"type": "text", "text": "Lei Jun [1]"}]},
         {"role": "user", "content": "and his age?"},
     ]
-    assert api_turns(history) == [
-        ("When did Xiaomi drop to third?", "2022. In the last quarter of 2022 … [1]"),
-        ("Who is Xiaomi's founder?", "Lei Jun [1]"),
-        ("and his age?", None),
+    from rag.followup import Turn, conversation
+
+    assert conversation(history) == [
+        Turn("When did Xiaomi drop to third?", "2022. In the last quarter of 2022 …"),
+        Turn("Who is Xiaomi's founder?", "Lei Jun"),
+        Turn("and his age?"),
     ]
 
 
