@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -95,6 +96,15 @@ _TAG = re.compile(r"<[^<>]{0,2000}>")
 _COMPANY_SUFFIX = re.compile(
     r"(?:,?\s+(?:Ltd|Limited|Inc|Corp|Corporation|Co|Pvt|Private|LLC|PLC|GmbH|SA|AG)\.?)+$"
 )
+
+
+# How alike a phrase is to each of some others (cosine of sentence embeddings, say).
+Similarity = Callable[[str, list[str]], list[float]]
+# "which card network", "how many TVs", "who else": a question phrase standing alone.
+_WH_FRAGMENT = re.compile(r"^(?:which|what|whose|who|whom|how many|how much)\s+\S", re.I)
+_IDENTITY_WH = frozenset(["which", "what", "whose"])
+_AMOUNT_WH = frozenset(["how", "many", "much"])
+MAX_FRAGMENT_WORDS = 5
 
 
 @dataclass(frozen=True)
@@ -405,11 +415,115 @@ def carried_context(previous: Turn) -> list[str]:
     return shown
 
 
+# -- fragments: "and Mi Home stores?", "and which card network?" -----------------------
+
+
+def _has_verb(text: str) -> bool:
+    return any(t.pos_ in ("VERB", "AUX") for t in _parsed(text))
+
+
+def _is_plural(token) -> bool:
+    return token.tag_ in ("NNS", "NNPS")
+
+
+def _phrases(base: str) -> list[tuple[int, int, object]]:
+    """The phrases of ``base`` a fragment can stand in for, as (start, end, head token).
+
+    Coordinated phrases count as one ("smartphones and TVs"); what a "which" or "what"
+    asks for is not one (the fragment is about something else), but the things a "how
+    many" counts are ("how many Mi Preferred Partners" -> "Mi Preferred Partners"); times
+    are left to the time swap, pronouns to pronoun resolution.
+    """
+    doc = _parsed(base)
+    chunks = list(doc.noun_chunks)
+    found = []
+    for chunk in chunks:
+        if chunk.root.dep_ == "conj":
+            continue
+        words = list(chunk)
+        before = doc[chunk.start - 1].lower_ if chunk.start > 0 else ""
+        if before in _IDENTITY_WH or any(t.lower_ in _IDENTITY_WH for t in words):
+            continue
+        while words and (words[0].lower_ in _AMOUNT_WH or words[0].pos_ == "DET"):
+            words = words[1:]
+        if not words or any(t.pos_ == "PRON" or t.ent_type_ in ("DATE", "TIME") for t in words):
+            continue
+        end = max(
+            [words[-1].idx + len(words[-1].text)]
+            + [c.end_char for c in chunks if c.root in chunk.root.conjuncts]
+        )
+        found.append((words[0].idx, end, chunk.root))
+    return found
+
+
+def _swap_phrase(base: str, fragment: str, similarity: Similarity | None) -> str | None:
+    """``base`` with ``fragment`` standing in for its phrase of the same kind.
+
+    "How many Mi Preferred Partners does Acme have?" + "Mi Home stores" -> "How many Mi Home
+    stores does Acme have?". The phrase replaced agrees with the fragment in number and in
+    being a name or not; among those, the most similar one (or, with nothing to compare
+    by, the last one, as a new name usually answers the last one named).
+    """
+    if len(fragment.split()) > MAX_FRAGMENT_WORDS or _has_verb(fragment):
+        return None
+    heads = [t for t in _parsed(fragment) if t.pos_ in ("NOUN", "PROPN")]
+    if not heads:
+        return None
+    plural, named = _is_plural(heads[-1]), fragment[:1].isupper()
+    fits = [
+        (start, end)
+        for start, end, head in _phrases(base)
+        if _is_plural(head) == plural and base[start : start + 1].isupper() == named
+    ]
+    if not fits:
+        return None
+    if similarity is not None:
+        scores = similarity(fragment, [base[start:end] for start, end in fits])
+        start, end = fits[max(range(len(fits)), key=lambda i: scores[i])]
+    else:
+        start, end = fits[-1]
+    return base[:start] + fragment + base[end:]
+
+
+def _swap_question_phrase(base: str, fragment: str) -> str | None:
+    """``base`` asking the fragment's question phrase instead of its own.
+
+    "Which Chinese bank has Acme tied up with?" + "which card network" -> "which card
+    network has Acme tied up with?".
+    """
+    if (
+        len(fragment.split()) > MAX_FRAGMENT_WORDS
+        or not _WH_FRAGMENT.match(fragment)
+        or any(t.pos_ in ("VERB", "AUX", "ADP") for t in _parsed(fragment))
+    ):
+        # A verb makes it a question of its own; a preposition ("how many in Delhi") says
+        # where or when, not what is asked for.
+        return None
+    doc = _parsed(base)
+    if not len(doc) or not _WH.fullmatch(doc[0].text):
+        return None
+    # The question phrase: its question words and the words describing what is asked for.
+    last = 0
+    while last + 1 < len(doc) and (
+        doc[last + 1].lower_ in ("many", "much")
+        or doc[last + 1].pos_ in ("ADJ", "NOUN", "PROPN", "NUM")
+    ):
+        last += 1
+    end = doc[last].idx + len(doc[last].text)
+    return fragment + base[end:]
+
+
 # -- rewriting ---------------------------------------------------------------------
 
 
-def rewrite_followup(question: str, previous: Turn | str | None) -> Rewrite:
-    """Make a follow-up standalone given the previous turn (its question already standalone)."""
+def rewrite_followup(
+    question: str, previous: Turn | str | None, similarity: Similarity | None = None
+) -> Rewrite:
+    """Make a follow-up standalone given the previous turn (its question already standalone).
+
+    ``similarity`` (of a phrase to others) chooses which earlier phrase a bare phrase
+    stands in for ("and Mi Home stores?"); without it, the last that fits.
+    """
     unchanged = Rewrite(question, question)
     if isinstance(previous, str):
         previous = Turn(previous)
@@ -437,11 +551,14 @@ def rewrite_followup(question: str, previous: Turn | str | None) -> Rewrite:
                 else f"{base} in {detail}"
             )
             return Rewrite(merged + "?", merged + "?")
-        names = _names(base)
-        if names and len(rest.split()) <= 3 and rest[:1].isupper():
-            # The new name stands in for the last one named ("in Pune" -> "in Delhi").
-            at = base.rfind(names[-1])
-            merged = base[:at] + rest + base[at + len(names[-1]) :]
+        # The new phrase stands in for the earlier one of its kind ("in Pune" -> "in Delhi").
+        merged = _swap_phrase(base, detail, similarity)
+        if merged:
+            return Rewrite(merged + "?", merged + "?")
+    if lead and not _PRONOUN.search(rest):
+        # "and which card network?": the earlier question, asking that instead.
+        merged = _swap_question_phrase(base, rest)
+        if merged:
             return Rewrite(merged + "?", merged + "?")
     resolved = _resolve_pronouns(rest, previous)
     if resolved != rest and _WH.search(resolved) and not demonstrative:
@@ -454,7 +571,7 @@ def rewrite_followup(question: str, previous: Turn | str | None) -> Rewrite:
     return Rewrite(f"{resolved} ({joined})?", resolved + "?", joined)
 
 
-def rewrite_with_history(question: str, history) -> Rewrite:
+def rewrite_with_history(question: str, history, similarity: Similarity | None = None) -> Rewrite:
     """Rewrite ``question`` given the earlier turns, resolving each turn in order.
 
     Earlier turns with no words in them (emoji, punctuation) were never answered
@@ -463,6 +580,6 @@ def rewrite_with_history(question: str, history) -> Rewrite:
     previous: Turn | None = None
     for turn in conversation(history):
         if re.search(r"[^\W_]", turn.question):
-            standalone = rewrite_followup(turn.question, previous).standalone
+            standalone = rewrite_followup(turn.question, previous, similarity).standalone
             previous = Turn(standalone, turn.answer)
-    return rewrite_followup(question, previous)
+    return rewrite_followup(question, previous, similarity)

@@ -116,6 +116,16 @@ def _related(hits: list[Hit], cited: set[str], evidence: EvidenceIndex, query: Q
     return related
 
 
+def _similarity(embedder):
+    """Cosine similarity of a phrase to others, by the retrieval embeddings."""
+
+    def similarity(phrase: str, others: list[str]) -> list[float]:
+        vectors = embedder.encode([phrase, *others])
+        return (vectors[1:] @ vectors[0]).tolist()
+
+    return similarity
+
+
 def ask(
     question: str,
     *,
@@ -129,7 +139,7 @@ def ask(
     """Answer ``question`` from the indexed articles; raises RagError on unusable input."""
     started = time.perf_counter()
     text = normalise_question(question)
-    rewrite = rewrite_with_history(text, history)
+    rewrite = rewrite_with_history(text, history, similarity=_similarity(embedder))
     query = Query.embed(rewrite.standalone, embedder)
     # Read a few more passages than are shown: a second article that also answers
     # is often just below the top k.

@@ -240,3 +240,59 @@ def test_a_history_of_any_size_is_read_safely():
     assert rewrite_with_history("what is its revenue?", many_turns).standalone == (
         "what is Beta's revenue?"
     )
+
+
+def by_shared_words(phrase: str, others: list[str]) -> list[float]:
+    """A stand-in for embedding similarity: the share of ``phrase``'s words in each other."""
+    words = set(phrase.lower().split())
+    return [len(words & set(o.lower().split())) / len(words) for o in others]
+
+
+@pytest.mark.parametrize(
+    "earlier,question,expected",
+    [
+        # The phrase of the same number and kind, the most similar one: not "Acme".
+        (
+            "How many Mi Preferred Partners does Acme have in its offline network?",
+            "and Mi Home stores?",
+            "How many Mi Home stores does Acme have in its offline network?",
+        ),
+        # Coordinated phrases are replaced together; what a "which" asks for is not replaced.
+        (
+            "Which contract manufacturers does Acme use to assemble smartphones and TVs?",
+            "and for audio products?",
+            "Which contract manufacturers does Acme use to assemble audio products?",
+        ),
+        # Among names, the most similar one, not the last.
+        (
+            "Where did Acme Corp rank according to IDC?",
+            "what about Beta Corp?",
+            "Where did Beta Corp rank according to IDC?",
+        ),
+        # A question phrase asks instead of the earlier one.
+        (
+            "Which Chinese bank has Acme's payments service tied up with?",
+            "and which card network?",
+            "which card network has Acme's payments service tied up with?",
+        ),
+        (
+            "How many phones did Acme sell in 2017?",
+            "and how many TVs?",
+            "how many TVs did Acme sell in 2017?",
+        ),
+        # Nothing of its kind to replace: the phrase is the question, the earlier names context.
+        (
+            "When did Acme drop to third?",
+            "what about the neckbands?",
+            "the neckbands (Acme, third)?",
+        ),
+        # "how many in Delhi" says where, not what: not swapped for "How many stores".
+        (
+            "How many stores did Acme open?",
+            "and how many in Delhi?",
+            "how many in Delhi (Acme, stores)?",
+        ),
+    ],
+)
+def test_a_bare_phrase_takes_the_place_of_its_kind(earlier, question, expected):
+    assert rewrite_with_history(question, [earlier], by_shared_words).standalone == expected
