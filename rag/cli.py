@@ -463,7 +463,7 @@ def chat(settings: Settings, host: str, port: int, share: bool, no_rebuild: bool
         if probe.connect_ex((host, port)) == 0:
             raise RagError(f"port {port} on {host} is already in use; try --port {port + 1}")
     engine = load_engine(settings, allow_rebuild=not no_rebuild)
-    from ui.app import launch
+    from ui.server import launch
 
     click.echo(f"Serving the chat window on http://{host}:{port}  (Ctrl+C to stop)")
     launch(

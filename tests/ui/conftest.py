@@ -15,7 +15,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def served(engine, tmp_path_factory):
-    from ui.app import launch
+    from ui.server import launch
 
     feedback = tmp_path_factory.mktemp("feedback") / "feedback.jsonl"
     port = free_port()
@@ -55,7 +55,7 @@ def serve():
 
 
 def _serve(engine, *, host: str = "127.0.0.1", share: bool = False, token: str | None = None):
-    from ui.app import launch
+    from ui.server import launch
 
     port = free_port()
     demo = launch(

@@ -173,7 +173,8 @@ def test_changing_articles_beyond_loopback_needs_the_token(their_engine, tmp_pat
     nothing without the token the person serving set; from this machine no token is needed."""
     import gradio as gr
 
-    from ui.app import ArticleGuard, ChatApp
+    from ui.chat import ChatApp
+    from ui.guard import ArticleGuard
 
     there = gr.Request(
         client={"host": "192.0.2.7", "port": 50000}, headers={"host": "192.0.2.2:7860"}

@@ -13,14 +13,8 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from ui.app import (
-    CHANGES_OFF,
-    CHANGES_OFF_SHARED,
-    WRONG_TOKEN,
-    ArticleGuard,
-    ChatApp,
-    request_is_local,
-)
+from ui.chat import ChatApp
+from ui.guard import CHANGES_OFF, CHANGES_OFF_SHARED, WRONG_TOKEN, ArticleGuard, request_is_local
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 TEA_SHOP = (

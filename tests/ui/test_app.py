@@ -9,15 +9,9 @@ import pytest
 from rag.citations import Citation
 from rag.language import LANGUAGE_NOTICE
 from rag.pipeline import AskResult
-from ui.app import (
-    NO_SOURCES_PANEL,
-    WAITING_PANEL,
-    ChatApp,
-    answer_html,
-    build_app,
-    escape_text,
-    sources_html,
-)
+from ui.app import build_app
+from ui.chat import ChatApp
+from ui.render import NO_SOURCES_PANEL, WAITING_PANEL, answer_html, escape_text, sources_html
 
 XSS = "<img src=x onerror=alert(1)>"
 
@@ -233,7 +227,10 @@ def test_feedback_stops_at_the_cap_with_a_log_line(engine, tmp_path, caplog):
     _, history, results, _ = run(app, "When did Xiaomi drop to third?")
     like(app, results, len(history) - 1)
     _, history, results, _ = run(app, "Who is Xiaomi's founder?", history, results)
-    with caplog.at_level(logging.WARNING, logger="ui.app"), pytest.warns(UserWarning, match="full"):
+    with (
+        caplog.at_level(logging.WARNING, logger="ui.feedback"),
+        pytest.warns(UserWarning, match="full"),
+    ):
         like(app, results, len(history) - 1)  # the user is told too (a toast in the page)
     assert len(lines(path)) == 2
     assert "feedback not saved" in caplog.text and "feedback_cap" in caplog.text
@@ -242,7 +239,7 @@ def test_feedback_stops_at_the_cap_with_a_log_line(engine, tmp_path, caplog):
 def test_the_watcher_reports_index_updates(small_engine):
     import shutil
 
-    from ui.app import ChatApp
+    from ui.chat import ChatApp
 
     app = ChatApp(small_engine, feedback_path=small_engine.settings.index_dir / "f.jsonl")
     assert app.notice_html() == ""
@@ -287,7 +284,7 @@ def test_a_question_asked_during_a_reindex_waits_for_the_new_index(app, engine):
     import threading
     import time
 
-    from ui.app import UPDATING_PANEL
+    from ui.render import UPDATING_PANEL
 
     engine._refreshing.acquire()  # as refresh() holds it while an upload is indexed
     threading.Timer(0.5, engine._refreshing.release).start()
@@ -302,9 +299,9 @@ def test_a_question_asked_during_a_reindex_waits_for_the_new_index(app, engine):
 def test_a_reindex_that_outlasts_the_wait_is_said(app, engine, monkeypatch):
     import threading
 
-    import ui.app
+    import ui.chat
 
-    monkeypatch.setattr(ui.app, "UPDATE_WAIT_SECONDS", 0.1)
+    monkeypatch.setattr(ui.chat, "UPDATE_WAIT_SECONDS", 0.1)
     engine._refreshing.acquire()
     threading.Timer(1.0, engine._refreshing.release).start()
     steps = list(app.respond("Who is Xiaomi's founder?", [], [], 5, False))

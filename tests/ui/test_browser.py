@@ -297,7 +297,7 @@ def served_private(engine, tmp_path_factory):
     from dataclasses import replace
 
     from rag.engine import Engine
-    from ui.app import launch
+    from ui.server import launch
 
     root = tmp_path_factory.mktemp("private")
     shutil.copytree(engine.settings.seeds_dir, root / "seeds")
