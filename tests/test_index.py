@@ -12,20 +12,18 @@ from pathlib import Path
 
 import pytest
 
-import rag.index
+import rag.index.store
 from rag.errors import RagError
 from rag.index import (
     FORMAT_VERSION,
-    MANIFEST_SHAPE,
     IndexUnusable,
     build_files,
     build_index,
     file_checksum,
     load_index,
     open_index,
-    shape_problem,
-    write_manifest,
 )
+from rag.index.verify import MANIFEST_SHAPE, shape_problem, write_manifest
 from rag.ingest import read_corpus
 from rag.settings import Settings
 
@@ -333,14 +331,14 @@ def test_a_build_swapped_in_while_loading_is_loaded_not_reported(built, monkeypa
     new = old.parent / "swapped-in"
     shutil.copytree(old, new)
     (old / "chunks.jsonl").write_text("")  # as if a finishing build were deleting it
-    real_verify = rag.index.verify_build
+    real_verify = rag.index.store.verify_build
 
     def swap_then_verify(folder: Path) -> dict:
         if folder == old:  # the other build's swap lands while this load reads ``old``
             os.replace(_symlink_to(built.index_dir, new), built.index_dir / "current")
         return real_verify(folder)
 
-    monkeypatch.setattr(rag.index, "verify_build", swap_then_verify)
+    monkeypatch.setattr(rag.index.store, "verify_build", swap_then_verify)
     assert load_index(built.index_dir).directory == new
 
 
@@ -351,7 +349,7 @@ def _symlink_to(index_dir: Path, build: Path) -> Path:
 
 
 def test_work_prepared_in_the_background_arrives_in_order_and_errors_reach_the_builder():
-    from rag.index import _ahead
+    from rag.index.build import _ahead
 
     assert list(_ahead(iter(range(500)), 8)) == list(range(500))
 
@@ -368,7 +366,7 @@ def test_work_prepared_in_the_background_arrives_in_order_and_errors_reach_the_b
 def test_a_consumer_that_stops_early_stops_the_background_thread():
     import threading
 
-    from rag.index import _ahead
+    from rag.index.build import _ahead
 
     produced = []
 

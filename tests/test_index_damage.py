@@ -21,6 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 import rag.index
+import rag.index.build
 from rag.cli import cli
 from rag.index import MANIFEST, MANIFEST_CHECKSUM, build_files, load_index, open_index
 from rag.ingest import read_corpus
@@ -77,14 +78,14 @@ def fast_embedder(embedder) -> RememberingEmbedder:
 @pytest.fixture(scope="module", autouse=True)
 def remembered_analysis():
     analyse_one = functools.cache(lambda doc_id, body: next(real([(doc_id, body)]))[1])
-    real = rag.index.analyse_many
+    real = rag.index.build.analyse_many
 
     def analyse_many(articles):
         for doc_id, body in articles:
             yield doc_id, analyse_one(doc_id, body)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(rag.index, "analyse_many", analyse_many)
+        patch.setattr(rag.index.build, "analyse_many", analyse_many)
         yield
 
 
