@@ -9,9 +9,9 @@ from .answering import Answerer
 from .embedding import Embedder
 from .evidence import EvidenceIndex
 from .index import BuildReport, Index, Progress, open_index
-from .language import LanguageCheck
 from .pipeline import AskResult, ask
 from .question import normalise_question
+from .question.language import LanguageCheck
 from .retrieve import Hit, HybridRetriever, Query, Retriever
 from .settings import Settings
 from .vectorstore import VectorStore, open_store

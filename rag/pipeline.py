@@ -11,8 +11,8 @@ from .answering.draft import ABSTAIN_TEXT
 from .citations import Citation, Claim, number_citations, verify
 from .dates import resolve
 from .evidence import EvidenceIndex
-from .followup import rewrite_with_history
 from .question import DATE, OTHER, analyse_question, normalise_question
+from .question.followup import rewrite_with_history
 from .retrieve import Hit, Query, Retriever
 
 MAX_ANSWER_CHARS = 400

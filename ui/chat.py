@@ -13,9 +13,9 @@ from typing import Any
 import gradio as gr
 
 from rag.errors import RagError
-from rag.followup import message_text
 from rag.pipeline import AskResult
 from rag.question import normalise_question
+from rag.question.history import message_text
 from ui.articles import ArticlesView
 from ui.feedback import DEFAULT_FEEDBACK_CAP, FeedbackLog
 from ui.guard import ArticleGuard
@@ -68,7 +68,7 @@ def earlier_turns(history: list, turns: list) -> list:
 
     A question this window answered is a (question as typed, short answer) pair (no answer
     when the articles did not say); a refused one (emoji, another language) is left out;
-    any other message is passed on as it is (rag/followup.py reads it).
+    any other message is passed on as it is (rag/question/history.py reads it).
     """
     by_start = {turn["start"]: turn for turn in turns}
     covered = {n for turn in turns for n in range(turn["start"], turn["end"])}

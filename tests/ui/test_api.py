@@ -101,7 +101,7 @@ def test_the_history_argument_keeps_each_answer_with_its_question():
         {"role": "assistant", "content": [{"type": "text", "text": "Lei Jun [1]"}]},
         {"role": "user", "content": "and his age?"},
     ]
-    from rag.followup import Turn, conversation
+    from rag.question.history import Turn, conversation
 
     assert conversation(history) == [
         Turn("When did Xiaomi drop to third?", "2022. In the last quarter of 2022 …"),

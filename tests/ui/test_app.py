@@ -7,8 +7,8 @@ import gradio as gr
 import pytest
 
 from rag.citations import Citation
-from rag.language import LANGUAGE_NOTICE
 from rag.pipeline import AskResult
+from rag.question.language import LANGUAGE_NOTICE
 from ui.app import build_app
 from ui.chat import ChatApp
 from ui.render import NO_SOURCES_PANEL, WAITING_PANEL, answer_html, escape_text, sources_html

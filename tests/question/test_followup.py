@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.followup import rewrite_with_history
+from rag.question.followup import rewrite_with_history
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ import pytest
 
 from rag.errors import RagError
 from rag.ingest import read_corpus
-from rag.language import LANGUAGE_NOTICE, LanguageCheck, english_words
 from rag.question import normalise_question
+from rag.question.language import LANGUAGE_NOTICE, LanguageCheck, english_words
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOLD = [json.loads(line)["question"] for line in (ROOT / "evals" / "gold.jsonl").open()]
 
 

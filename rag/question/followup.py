@@ -14,15 +14,13 @@ an answer.
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from .answering.draft import ABSTAIN_TEXT
-from .question import (
-    MAX_QUESTION_CHARS,
+from ..terms import STOP_WORDS, countries, rank_phrases
+from .analysis import (
     MONTH_WORDS,
     NAME,
     OTHER,
@@ -30,7 +28,7 @@ from .question import (
     answer_type,
     asks_for_organisation,
 )
-from .terms import STOP_WORDS, countries, rank_phrases
+from .history import Turn, conversation
 
 _FOLLOWUP_LEAD = re.compile(
     r"^\s*(and|but|also|so|then|ok|okay|what about|how about|and what about|and how about|"
@@ -85,14 +83,6 @@ _NEVER_A_REFERENT = frozenset(
 )
 _SMALL_WORDS = frozenset(["of", "and", "the", "for", "de", "&", "-"])
 MAX_ANSWER_NAME_WORDS = 6
-# What is read of a conversation: its last turns, a question as long as one may be, and the
-# start of each answer (a name is in it, or it is not an answer to read names from).
-MAX_HISTORY_TURNS = 20
-MAX_ANSWER_CHARS = 300
-MAX_REPLY_CHARS = 20_000  # of the reply as sent (markup included), before anything is parsed
-_ANSWER_DIV = re.compile(r'<div class="rag-answer">(.*?)</div>', re.S)
-_MARKER_LINK = re.compile(r'<a class="rag-marker"[^>]{0,500}>[^<]{0,20}</a>')
-_TAG = re.compile(r"<[^<>]{0,2000}>")
 _COMPANY_SUFFIX = re.compile(
     r"(?:,?\s+(?:Ltd|Limited|Inc|Corp|Corporation|Co|Pvt|Private|LLC|PLC|GmbH|SA|AG)\.?)+$"
 )
@@ -112,89 +102,6 @@ class Rewrite:
     standalone: str  # what is retrieved with, and reported to the user
     focus: str  # the part whose names and numbers are required
     context: str = ""  # names and dates carried over from the earlier turn (never required)
-
-
-@dataclass(frozen=True)
-class Turn:
-    question: str
-    answer: str | None = None  # what was answered; None when unknown or refused
-
-
-# -- reading a conversation -------------------------------------------------------
-
-
-def message_text(content) -> str | None:
-    """The text of a chat message's content: a string, or Gradio's list of typed parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list | tuple):
-        parts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
-        texts = [p for p in parts if isinstance(p, str)]
-        return " ".join(texts) if texts else None
-    return None
-
-
-def reply_text(reply) -> str | None:
-    """An answer as plain words: no markup, citation marks or warning sign; None for a
-    refusal. The chat window's HTML counts only its answer, not the sources listed below."""
-    if not isinstance(reply, str):
-        return None
-    reply = reply[:MAX_REPLY_CHARS]
-    shown = _ANSWER_DIV.search(reply)
-    if shown:
-        reply = shown.group(1)
-    plain = html.unescape(_TAG.sub(" ", _MARKER_LINK.sub(" ", reply)))
-    plain = " ".join(re.sub(r"\[\d+(?:,\s*\d+)*\]", " ", plain).split())
-    plain = re.sub(r"^[^\w$€£¥]+", "", plain)  # "⚠️ The articles don't say."
-    if not plain or plain.startswith(ABSTAIN_TEXT.rstrip(".")):
-        return None
-    return _clean(plain[:MAX_ANSWER_CHARS])
-
-
-def _clean(text: str) -> str:
-    """``text`` without lone surrogates (which spaCy cannot encode)."""
-    return "".join(ch for ch in text if not 0xD800 <= ord(ch) <= 0xDFFF)
-
-
-def conversation(history) -> list[Turn]:
-    """The turns of a chat history, oldest first.
-
-    Accepted: chat messages (``{"role", "content"}``, Gradio's or OpenAI's shape, the chat
-    window's HTML included),
-    ``(question, answer)`` pairs, ``{"question", "answer"}`` records (what
-    ``rag ask --json`` prints) and bare question strings.
-    """
-    turns: list[Turn] = []
-    for item in history or []:
-        if isinstance(item, str):
-            turns.append(Turn(item))
-        elif isinstance(item, dict) and isinstance(item.get("question"), str):
-            answer = None if item.get("abstained") else item.get("short_answer")
-            turns.append(Turn(item["question"], reply_text(answer or item.get("answer"))))
-        elif isinstance(item, dict):
-            text = message_text(item.get("content"))
-            metadata = item.get("metadata")
-            if text is None or (isinstance(metadata, dict) and metadata.get("title")):
-                continue  # nothing said, or a note beside the answer ("Follow-up read as")
-            if item.get("role", "user") == "user":
-                # As the chat window holds it: the question typed, shown as escaped HTML.
-                turns.append(Turn(html.unescape(_TAG.sub("", text[:MAX_REPLY_CHARS]))))
-            elif item.get("role") == "assistant" and turns and turns[-1].answer is None:
-                turns[-1] = Turn(turns[-1].question, reply_text(text))
-        elif isinstance(item, list | tuple) and item and isinstance(item[0], str):
-            turns.append(Turn(item[0], reply_text(item[1]) if len(item) > 1 else None))
-    # A history is the caller's to send: only its last turns are read, each question within
-    # the length a question may have (answers are cut in reply_text).
-    spaced = (
-        Turn(" ".join(_clean(t.question[:MAX_QUESTION_CHARS]).split()), t.answer)
-        for t in turns[-MAX_HISTORY_TURNS:]
-    )
-    return [t for t in spaced if t.question]
-
-
-def previous_questions(history) -> list[str]:
-    """The user's questions in a chat history, oldest first."""
-    return [turn.question for turn in conversation(history)]
 
 
 # -- what a pronoun stands for ---------------------------------------------------------
@@ -237,7 +144,7 @@ def _subject(question: str) -> str | None:
 
 @lru_cache(maxsize=256)
 def _parsed(text: str):
-    from .nlp import load_pipeline  # spaCy loads only when a follow-up needs reading
+    from ..nlp import load_pipeline  # spaCy loads only when a follow-up needs reading
 
     return load_pipeline()(text)
 

@@ -25,13 +25,14 @@ import unicodedata
 from collections.abc import Iterable
 from functools import lru_cache
 
-from .embedding import model_dir
-from .errors import RagError
-from .question import QUESTION_WORDS, normalise_question, typo_distance
-from .terms import STOP_WORDS
+from ..embedding import model_dir
+from ..errors import RagError
+from ..terms import STOP_WORDS
+from .analysis import QUESTION_WORDS, typo_distance
+from .checks import normalise_question
 
 # What a question in another language is told (input with no words at all is asked for words,
-# rag.question.normalise_question).
+# rag.question.checks.normalise_question).
 LANGUAGE_NOTICE = "The articles are in English; please ask in English."
 MIN_UNKNOWN_WORDS = 2
 MIN_WORD_LETTERS = 3  # "el", "de", "x": too short to tell one language from another

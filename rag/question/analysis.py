@@ -1,14 +1,12 @@
-"""Question checking and analysis: what kind of answer is wanted, and about what."""
+"""Question analysis: what kind of answer is wanted, and about what."""
 
 from __future__ import annotations
 
 import difflib
 import re
-import unicodedata
 from dataclasses import dataclass
 
-from .errors import RagError
-from .terms import (
+from ..terms import (
     STOP_WORDS,
     country_stem,
     initialisms,
@@ -18,31 +16,6 @@ from .terms import (
     without_rank_positions,
     words,
 )
-
-MAX_QUESTION_CHARS = 1000
-
-
-def normalise_question(text: str) -> str:
-    """The question with control characters removed and spaces collapsed.
-
-    RagError (shown to the user as a polite reply) when nothing askable is left
-    or the question is too long to be one.
-    """
-    if text is None:
-        raise RagError("Please type a question.")
-    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in str(text))
-    cleaned = re.sub(r"\s+", " ", cleaned).strip()
-    if not cleaned:
-        raise RagError("Please type a question.")
-    if len(cleaned) > MAX_QUESTION_CHARS:
-        raise RagError(
-            f"That question is {len(cleaned):,} characters long; please ask in at most "
-            f"{MAX_QUESTION_CHARS:,} characters."
-        )
-    if not re.search(r"\w", cleaned):
-        raise RagError("Please ask a question in words.")
-    return cleaned
-
 
 # -- what kind of answer is wanted ---------------------------------------------
 

@@ -1,0 +1,47 @@
+"""The question: checked (``checks``, ``language``), analysed for what it asks (``analysis``),
+and, when it leans on the conversation (``history``), made standalone (``followup``)."""
+
+from .analysis import (
+    AMOUNT,
+    DATE,
+    ENTITY_LABELS,
+    MONEY,
+    MONTH_WORDS,
+    NAME,
+    NUMBER,
+    OTHER,
+    PERCENT,
+    PLACE,
+    QUESTION_WORDS,
+    AnalysedQuestion,
+    KeyTerm,
+    analyse_question,
+    answer_type,
+    asks_for_organisation,
+    preferred_labels,
+    typo_distance,
+)
+from .checks import MAX_QUESTION_CHARS, normalise_question
+
+__all__ = [
+    "AMOUNT",
+    "DATE",
+    "ENTITY_LABELS",
+    "MAX_QUESTION_CHARS",
+    "MONEY",
+    "MONTH_WORDS",
+    "NAME",
+    "NUMBER",
+    "OTHER",
+    "PERCENT",
+    "PLACE",
+    "QUESTION_WORDS",
+    "AnalysedQuestion",
+    "KeyTerm",
+    "analyse_question",
+    "answer_type",
+    "asks_for_organisation",
+    "normalise_question",
+    "preferred_labels",
+    "typo_distance",
+]
