@@ -12,7 +12,7 @@ PORT   ?= 7860
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo test eval eval-news eval-followups bench clean-index
+.PHONY: setup demo test test-unit eval eval-news eval-followups bench clean-index
 
 setup: $(STAMP)
 
@@ -33,6 +33,10 @@ demo: setup
 test: setup
 	$(BIN)/ruff check rag ui tests scripts
 	$(BIN)/python -m pytest
+
+# The fast tier: no model, no index build, no browser (tests/conftest.py enforces it).
+test-unit: setup
+	$(BIN)/python -m pytest -m unit
 
 eval: setup
 	$(BIN)/rag eval

@@ -1,4 +1,10 @@
-"""Shared fixtures: one embedding model and one seed index per test session."""
+"""Shared fixtures: one embedding model and one seed index per test session.
+
+Tiers (``pytest -m unit``): a test marked ``unit`` may not load a model (ONNX Runtime,
+spaCy), build an index, or use a fixture that does (the fixtures below, a server, a
+browser): doing so fails it, so the fast tier stays fast. Every other test is marked
+``integration`` here; the browser tests are ``browser`` as well.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +20,66 @@ from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+# Fixtures that load a model, build an index or serve the page: never in a unit test.
+HEAVY_FIXTURES = frozenset(
+    [
+        "embedder",
+        "seed_index",
+        "engine",
+        "rules_engine",
+        "small_engine",
+        "tiny_reader_dir",
+        "served",
+        "private_engine",
+        "serve",
+        "browser",
+        "page",
+    ]
+)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if item.get_closest_marker("unit") is None:
+            item.add_marker(pytest.mark.integration)
+
+
+def _refuse(what: str):
+    def refused(*args, **kwargs):
+        pytest.fail(f"a unit test may not {what}; mark it integration (tests/conftest.py)")
+
+    return refused
+
+
+_UNIT_PATCH = pytest.StashKey[pytest.MonkeyPatch]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Before any fixture of a ``unit`` test is set up (session ones included): refuse
+    models, index builds and the fixtures that make them."""
+    if item.get_closest_marker("unit") is None:
+        return
+    heavy = sorted(HEAVY_FIXTURES.intersection(item.fixturenames))
+    if heavy:
+        pytest.fail(f"a unit test may not use {', '.join(heavy)}; mark it integration")
+    import onnxruntime
+
+    import rag.index.build
+    import rag.index.store
+    import rag.nlp
+
+    patch = item.stash[_UNIT_PATCH] = pytest.MonkeyPatch()
+    patch.setattr(onnxruntime, "InferenceSession", _refuse("load a model"))
+    patch.setattr(rag.nlp, "load_pipeline", _refuse("load the spaCy pipeline"))
+    patch.setattr(rag.index.build, "_build_locked", _refuse("build an index"))
+    patch.setattr(rag.index.store, "_build_locked", _refuse("build an index"))
+
+
+def pytest_runtest_teardown(item):
+    patch = item.stash.get(_UNIT_PATCH, None)
+    if patch is not None:
+        patch.undo()
 
 
 @pytest.fixture(scope="session")

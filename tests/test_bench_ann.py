@@ -26,6 +26,7 @@ def unit_rows(count: int, dimension: int, seed: int = 0) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("target", [0.8, 0.9, 0.95])
 def test_copies_sit_at_the_asked_cosine_to_their_source(bench, target):
     real = unit_rows(50, 384)
@@ -42,6 +43,7 @@ def test_copies_sit_at_the_asked_cosine_to_their_source(bench, target):
     assert set(sources[50:]) == set(range(50))
 
 
+@pytest.mark.unit
 def test_fewer_rows_than_real_is_a_plain_subset(bench):
     real = unit_rows(100, 8)
     vectors, sources = bench.make_copies(real, 30, 0.1, np.random.default_rng(0))
@@ -49,11 +51,13 @@ def test_fewer_rows_than_real_is_a_plain_subset(bench):
     np.testing.assert_array_equal(vectors, real[sources])
 
 
+@pytest.mark.unit
 def test_noise_sigma_rejects_impossible_cosines(bench):
     with pytest.raises(ValueError):
         bench.noise_sigma(1.0, 384)
 
 
+@pytest.mark.unit
 def test_recall_counts_the_overlap_per_query(bench):
     exact = np.array([[1, 2, 3, 4], [5, 6, 7, 8]])
     approx = np.array([[4, 3, 9, -1], [8, 7, 6, 5]])
@@ -61,6 +65,7 @@ def test_recall_counts_the_overlap_per_query(bench):
     assert bench.recall_at_k(exact, exact, 2) == 1.0
 
 
+@pytest.mark.unit
 def test_percentiles_and_shares(bench):
     assert bench.percentiles(range(101)) == (50.0, 95.0)
     assert all(v != v for v in bench.percentiles([]))
@@ -71,6 +76,7 @@ def test_percentiles_and_shares(bench):
         bench.parse_share("2")
 
 
+@pytest.mark.unit
 def test_probes_and_index_bytes_match_the_shipped_index(bench):
     import faiss
 

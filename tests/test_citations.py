@@ -1,5 +1,9 @@
+import pytest
+
 from rag.chunking import Chunk
 from rag.citations import Claim, number_citations, verify
+
+pytestmark = pytest.mark.unit
 
 CHUNK = Chunk(
     "a.txt#000",

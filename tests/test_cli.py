@@ -16,6 +16,7 @@ def run():
     return invoke
 
 
+@pytest.mark.unit
 def test_ingest_explain_shows_metadata_and_dropped_lines(run, seeds_copy):
     out = run("ingest", "--explain", "--seeds", str(seeds_copy))
     assert out.exit_code == 0
@@ -26,6 +27,7 @@ def test_ingest_explain_shows_metadata_and_dropped_lines(run, seeds_copy):
     assert "5 article(s) read" in out.output
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "args,message",
     [
@@ -41,6 +43,7 @@ def test_user_errors_exit_non_zero_with_one_clear_line(run, args, message):
     assert "Traceback" not in out.output
 
 
+@pytest.mark.unit
 def test_empty_corpus_is_an_error(run, tmp_path):
     out = run("index", "--seeds", str(tmp_path), "--index-dir", str(tmp_path / "i"))
     assert out.exit_code == 1 and "no readable articles" in out.output
@@ -112,6 +115,7 @@ def one_error_line(out) -> str:
     return lines[0]
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("command", ["ask", "search"])
 @pytest.mark.parametrize(
     "question,message",
@@ -128,6 +132,7 @@ def test_unusable_questions_are_refused_before_anything_loads(
     assert message in one_error_line(run(command, question))
 
 
+@pytest.mark.unit
 def test_python_api_refuses_an_empty_question_before_anything_loads(no_engine):
     import rag
     from rag.errors import RagError
@@ -136,12 +141,14 @@ def test_python_api_refuses_an_empty_question_before_anything_loads(no_engine):
         rag.ask("   ")
 
 
+@pytest.mark.unit
 def test_a_config_file_that_does_not_exist_is_an_error(run, no_engine, tmp_path):
     missing = tmp_path / "missing.toml"
     line = one_error_line(run("ask", "who leads Xiaomi India?", "--config", str(missing)))
     assert line == f"Error: config file {missing} not found"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("command", ["ask", "search", "index"])
 def test_an_index_dir_that_is_a_file_is_one_clear_error(run, no_engine, tmp_path, command):
     not_a_folder = tmp_path / "index.txt"
@@ -163,6 +170,7 @@ def test_skipped_files_are_reported_by_the_build_not_by_every_ask(run, tmp_path,
     assert again.exit_code == 0 and "skipped" not in again.output
 
 
+@pytest.mark.unit
 def test_ingest_explain_names_the_encoding(run, tmp_path):
     (tmp_path / "windows.txt").write_bytes(
         "Prices rose in Zürich\n\nCafé owners said “prices rose 12%” on Monday.\n".encode("cp1252")
@@ -195,11 +203,13 @@ def test_removed_articles_are_reported_as_removed(run, tmp_path, seeds_copy):
     assert "2 removed since the index was built" in out.output
 
 
+@pytest.mark.unit
 def test_more_history_answers_than_questions_is_one_clear_error(run, no_engine):
     out = run("ask", "when did he join?", "--history-answer", "Muralikrishnan B")
     assert "--history-answer" in one_error_line(out)
 
 
+@pytest.mark.unit
 def test_history_answers_go_with_their_questions(run, monkeypatch):
     asked = {}
 

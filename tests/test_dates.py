@@ -2,6 +2,8 @@ import pytest
 
 from rag.dates import implied_years, is_point_in_time, names_a_time, resolve
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "text,article_date,display,key",

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.unit
+
 READER_SCRIPTS = Path(__file__).resolve().parent.parent / "scripts" / "reader"
 
 

@@ -7,10 +7,12 @@ from rag.embedding import Embedder, model_dir, verify_weights
 from rag.errors import RagError
 
 
+@pytest.mark.unit
 def test_weights_match_the_published_hash():
     verify_weights(model_dir())  # raises on mismatch
 
 
+@pytest.mark.unit
 def test_tampered_weights_are_rejected_naming_the_file(tmp_path):
     fake = tmp_path / "model"
     shutil.copytree(model_dir(), fake)
@@ -54,6 +56,7 @@ def test_every_span_gets_a_unit_vector_across_windows(embedder):
     assert np.allclose(results[0], results[2])  # batching does not change a vector
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("starts", "breaks", "budget", "expected"),
     [

@@ -16,6 +16,7 @@ ARTICLE = (
 )
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "encoding,named",
     [
@@ -33,12 +34,14 @@ def test_text_is_read_in_the_encoding_it_was_saved_in(encoding, named):
     assert used == named
 
 
+@pytest.mark.unit
 def test_latin_1_without_cp1252_characters_still_reads():
     text, used = decode("Crème brûlée à la carte, s'il vous plaît.".encode("latin-1"), "a.txt")
     assert text == "Crème brûlée à la carte, s'il vous plaît."
     assert used in {"cp1252", "latin-1", "latin_1", "iso8859_15"}
 
 
+@pytest.mark.unit
 def test_layout_characters_are_made_plain_but_superscripts_stay():
     assert plain_characters("ﬁrst ﬂoor ofﬁce") == "first floor office"
     assert (
@@ -46,6 +49,7 @@ def test_layout_characters_are_made_plain_but_superscripts_stay():
     )
 
 
+@pytest.mark.unit
 def test_the_folder_reads_each_encoding_and_says_how(tmp_path: Path):
     (tmp_path / "windows.txt").write_bytes(ARTICLE.encode("cp1252"))
     (tmp_path / "sixteen.txt").write_bytes(ARTICLE.encode("utf-16"))
@@ -57,6 +61,7 @@ def test_the_folder_reads_each_encoding_and_says_how(tmp_path: Path):
     assert all("€5 coffee" in a.title + a.body for a in read.values())
 
 
+@pytest.mark.unit
 def test_files_over_the_caps_and_subfolders_are_skipped_with_one_line_each(tmp_path: Path):
     (tmp_path / "fine.txt").write_text(ARTICLE, encoding="utf-8")
     (tmp_path / "big.txt").write_bytes(b"Words and more words. " * 60_000)  # 1.3 MB

@@ -37,6 +37,7 @@ def test_follow_up_conversations_meet_their_floor(name, engine):
     assert accuracy >= floor, f"{name}: second turns right {accuracy:.3f} < floor {floor}"
 
 
+@pytest.mark.unit
 def test_gold_set_shape():
     gold = load_gold(EVALS / "gold.jsonl")
     assert len(gold) >= 40

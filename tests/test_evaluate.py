@@ -5,6 +5,8 @@ import pytest
 from rag.errors import RagError
 from rag.evaluate import GoldItem, check_floors, judge, load_gold
 
+pytestmark = pytest.mark.unit
+
 
 def citation(doc, text):
     return {

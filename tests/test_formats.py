@@ -9,6 +9,8 @@ from rag import formats
 from rag.errors import RagError
 from rag.ingest import read_article, read_corpus
 
+pytestmark = pytest.mark.unit
+
 ARTICLES = Path(__file__).resolve().parent / "data" / "articles"
 
 

@@ -5,6 +5,8 @@ import pytest
 from rag.errors import RagError
 from rag.ingest import clean_article, noise_rule, read_corpus
 
+pytestmark = pytest.mark.unit
+
 NOISY_PAGE = """menu search
 Follow us on
 

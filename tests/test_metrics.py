@@ -4,6 +4,8 @@ import pytest
 
 from rag import metrics
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "text,expected",

@@ -240,6 +240,7 @@ def offline_index(guard):
     return guard.home / "index"
 
 
+@pytest.mark.unit
 def test_index(offline_index):
     assert (offline_index / "current").is_symlink()
 
@@ -276,6 +277,7 @@ def test_chat_start_up_page_and_one_question(guard, offline_index):
     assert time.monotonic() - started < 900
 
 
+@pytest.mark.unit
 def test_the_guard_catches_lookups_connections_and_children(guard):
     """The guard itself: a lookup, a connection and a child process's lookup are all caught."""
     child = "import socket\ntry:\n    socket.gethostbyname('a.test')\nexcept OSError:\n    pass"
@@ -296,6 +298,7 @@ subprocess.run([sys.executable, "-c", {child!r}])
     assert "lookup 'a.test'" in text
 
 
+@pytest.mark.unit
 @pytest.mark.skipif(not (STRACE and UNSHARE), reason="needs strace and unshare -rn")
 def test_the_guard_sees_what_python_does_not(guard):
     """A lookup made by a program that is not Python is refused and recorded too."""

@@ -13,6 +13,7 @@ def reference_rrf(rankings, k):
     return scores
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "rankings", [[[1, 2, 3], [3, 2, 1]], [[5], []], [[1, 2], [2, 9, 1, 4]], [[], []]]
 )
@@ -20,6 +21,7 @@ def test_rrf_matches_reference(rankings):
     assert reciprocal_rank_fusion(rankings, k=60) == pytest.approx(reference_rrf(rankings, 60))
 
 
+@pytest.mark.unit
 def test_rrf_prefers_items_ranked_well_by_both():
     fused = reciprocal_rank_fusion([[1, 2, 3], [2, 3, 1]], k=60)
     assert max(fused, key=fused.get) == 2

@@ -5,6 +5,8 @@ import pytest
 from rag.errors import RagError
 from rag.settings import Settings, load_settings
 
+pytestmark = pytest.mark.unit
+
 
 def test_precedence_defaults_config_env_flags(tmp_path: Path):
     config = tmp_path / "rag.toml"

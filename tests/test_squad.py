@@ -15,6 +15,7 @@ from rag.errors import RagError
 SAMPLE = Path(__file__).parent / "data" / "squad_sample.json"
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("text", "normalised"),
     [
@@ -27,6 +28,7 @@ def test_normalize(text, normalised):
     assert squad.normalize(text) == normalised
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("prediction", "gold", "f1", "em"),
     [
@@ -47,6 +49,7 @@ def question(qid: str, answers: tuple[str, ...]) -> squad.SquadQuestion:
     return squad.SquadQuestion(qid, "q?", answers, "T", "context")
 
 
+@pytest.mark.unit
 def test_summary_by_hand():
     questions = [
         question("a", ("Rollo",)),  # answered exactly: 1
@@ -65,12 +68,14 @@ def test_summary_by_hand():
     assert summary["answered_precision_f1"] == pytest.approx(100 * 1.8 / 3)
 
 
+@pytest.mark.unit
 def test_load_squad_counts_questions():
     articles, questions = squad.load_squad(SAMPLE)
     assert len(articles) == 2 and len(questions) == 30
     assert sum(not q.answerable for q in questions) == 15
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize("content", ["[]", "{}", "not json", '{"data": []}'])
 def test_load_squad_rejects_other_files(tmp_path, content):
     path = tmp_path / "bad.json"
@@ -79,6 +84,7 @@ def test_load_squad_rejects_other_files(tmp_path, content):
         squad.load_squad(path)
 
 
+@pytest.mark.unit
 def test_write_corpus_one_document_per_article(tmp_path):
     articles, _ = squad.load_squad(SAMPLE)
     squad.write_corpus(articles, tmp_path)
@@ -105,6 +111,7 @@ def test_rag_eval_squad_end_to_end(tmp_path, monkeypatch, tiny_reader_dir, flags
     assert report["f1"] == squad.summarise(squad.load_squad(SAMPLE)[1], predictions)["f1"]
 
 
+@pytest.mark.unit
 def test_paragraph_given_needs_squad():
     result = CliRunner().invoke(cli, ["eval", "--paragraph-given"])
     assert result.exit_code != 0 and "needs --squad" in result.output

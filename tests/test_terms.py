@@ -9,6 +9,8 @@ from rag.terms import (
     without_rank_positions,
 )
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "text,expected",

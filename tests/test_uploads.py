@@ -15,6 +15,7 @@ def folder_state(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "given", ["../../x.txt", "..\\x.txt", "a/b.txt", ".hidden.txt", "x\x07.txt"]
 )
@@ -23,6 +24,7 @@ def test_names_that_could_leave_the_folder_are_refused(given):
         safe_name(given)
 
 
+@pytest.mark.unit
 def test_odd_characters_become_plain():
     assert safe_name("Acme: results <2023>.md") == "Acme_ results _2023_.md"
 

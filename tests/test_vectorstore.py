@@ -26,6 +26,7 @@ def clustered(count: int, seed: int = 0) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     ("count", "threshold", "kind"), [(500, 1000, "IndexFlatIP"), (5000, 1000, "IndexIVFFlat")]
 )
@@ -35,6 +36,7 @@ def test_exact_below_the_threshold_approximate_above(count, threshold, kind):
     assert index.ntotal == count
 
 
+@pytest.mark.unit
 def test_ivf_finds_what_exact_search_finds(tmp_path):
     vectors = clustered(8000)
     queries = clustered(100, seed=1)
@@ -49,6 +51,7 @@ def test_ivf_finds_what_exact_search_finds(tmp_path):
     assert recall >= 0.95
 
 
+@pytest.mark.unit
 def test_ivf_store_gives_back_every_vector_in_row_order(tmp_path):
     vectors = clustered(3000)
     faiss.write_index(build_faiss_index(vectors, ann_threshold=100), str(tmp_path / "ivf"))

@@ -47,6 +47,7 @@ def test_offsets_point_into_the_passages(tiny_reader):
         assert c.margin == pytest.approx(c.score - c.null)
 
 
+@pytest.mark.unit
 def test_missing_card_is_one_clear_error(tmp_path):
     with pytest.raises(RagError, match="reader model not found"):
         Reader(tmp_path)
@@ -83,6 +84,7 @@ def test_missing_weights(reader_copy):
         Reader(reader_copy)
 
 
+@pytest.mark.unit
 def test_the_shipped_reader_is_the_one_its_card_describes():
     from rag.embedding import sha256_of
 
@@ -138,12 +140,14 @@ def hits_for(*doc_ids):
     ]
 
 
+@pytest.mark.unit
 def test_choose_abstains_below_the_threshold():
     answerer = ReaderAnswerer(FakeReader(), evidence=None)
     hits = hits_for("a")
     assert answerer.choose([Candidate(0, 0, 5, score=3.0, null=3.5)], hits, "other") == []
 
 
+@pytest.mark.unit
 def test_choose_adds_close_answers_only_from_other_articles():
     answerer = ReaderAnswerer(FakeReader(), evidence=None)
     hits = hits_for("a", "a", "b")
@@ -193,6 +197,7 @@ def test_windows_are_the_ones_the_transformers_tokenizer_makes(seed_settings):
         assert np.array_equal(windows.context, np.array(context))
 
 
+@pytest.mark.unit
 def test_choose_asks_the_verifier_when_the_card_has_one():
     from rag.answering.verifier import FEATURES, Verifier
 
@@ -210,6 +215,7 @@ def test_choose_asks_the_verifier_when_the_card_has_one():
     )
 
 
+@pytest.mark.unit
 def test_a_headline_span_is_quoted_from_the_headline_and_verifies():
     from rag.citations import verify
 
@@ -231,6 +237,7 @@ def test_a_malformed_verifier_makes_the_card_unreadable(reader_copy):
         Reader(reader_copy)
 
 
+@pytest.mark.unit
 def test_a_second_answer_must_clear_the_stricter_extra_threshold():
     class StrictExtras(FakeReader):
         card = ReaderCard("model.onnx", "0" * 64, 0.0, extra_answer_threshold=4.0)

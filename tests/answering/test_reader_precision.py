@@ -39,6 +39,7 @@ def shipped(reference) -> list[tuple[dict, dict]]:
     return pairs
 
 
+@pytest.mark.unit
 def test_reference_is_for_the_shipped_weights(reference):
     card = json.loads((DEFAULT_DIR / "reader.json").read_text(encoding="utf-8"))
     assert reference["weights_sha256"] == card["sha256"], (

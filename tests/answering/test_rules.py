@@ -17,6 +17,7 @@ def sentence(text, *entities):
     return Sentence("d.txt", 0, len(text), text, tuple(spans))
 
 
+@pytest.mark.unit
 def test_span_of_expected_type_closest_to_question_terms():
     s = sentence(
         "Acme plans to set up 100 stores, with two opening in Pune this month.",
@@ -31,12 +32,14 @@ def test_span_of_expected_type_closest_to_question_terms():
     assert span.text(s) == "two"
 
 
+@pytest.mark.unit
 def test_question_words_are_not_their_own_answer():
     s = sentence("Acme CEO Jane Roe said sales grew.", ("Acme", "ORG"), ("Jane Roe", "PERSON"))
     span, _ = best_span(s, NAME, {"acm", "ceo"})
     assert span.text(s) == "Jane Roe"
 
 
+@pytest.mark.unit
 def test_a_list_of_companies_is_not_a_place():
     s = sentence(
         "Firms like Optiemus, Lava International Ltd. and Dixon Ltd. export from Noida.",
@@ -53,11 +56,13 @@ def test_a_list_of_companies_is_not_a_place():
     assert best_span(s, PLACE, {"firm"}) is None
 
 
+@pytest.mark.unit
 def test_a_rank_is_not_a_count():
     s = sentence("Acme fell to number three after selling 400 phones.", ("three", "CARDINAL"))
     assert [c.text(s) for c in candidate_spans(s, NUMBER, set())] == ["400"]
 
 
+@pytest.mark.unit
 def test_durations_and_bare_numbers_are_not_dates():
     s = sentence(
         "Over nine months, stores in tier 3, 4 towns opened in Q2 2021.",
@@ -68,6 +73,7 @@ def test_durations_and_bare_numbers_are_not_dates():
     assert [c.text(s) for c in candidate_spans(s, DATE, set())] == ["Q2 2021"]
 
 
+@pytest.mark.unit
 def test_bare_numbers_spacy_missed_are_candidates():
     s = sentence("It has 5000 outlets.")
     assert [c.text(s) for c in candidate_spans(s, NUMBER, set())] == ["5000"]

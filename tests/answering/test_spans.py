@@ -7,6 +7,8 @@ import pytest
 
 from rag.answering.spans import best_spans, null_score
 
+pytestmark = pytest.mark.unit
+
 
 def logits(n: int, peaks: dict[int, float]) -> np.ndarray:
     values = np.zeros(n, dtype=np.float32)

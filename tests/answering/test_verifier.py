@@ -8,6 +8,8 @@ import pytest
 
 from rag.answering.verifier import FEATURES, Verifier, fit, signals
 
+pytestmark = pytest.mark.unit
+
 
 def row(margin: float, agreement: int = 0, coverage: float = 0.5) -> dict[str, float]:
     return signals(

@@ -348,6 +348,7 @@ def _symlink_to(index_dir: Path, build: Path) -> Path:
     return link
 
 
+@pytest.mark.unit
 def test_work_prepared_in_the_background_arrives_in_order_and_errors_reach_the_builder():
     from rag.index.build import _ahead
 
@@ -363,6 +364,7 @@ def test_work_prepared_in_the_background_arrives_in_order_and_errors_reach_the_b
         next(items)
 
 
+@pytest.mark.unit
 def test_a_consumer_that_stops_early_stops_the_background_thread():
     import threading
 

@@ -15,6 +15,8 @@ from rag.question import (
     typo_distance,
 )
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.mark.parametrize(
     "question,kind",

@@ -74,6 +74,7 @@ def test_independent_questions_are_never_rewritten(history, question):
     assert (rewrite.standalone, rewrite.focus, rewrite.context) == (question, question, "")
 
 
+@pytest.mark.unit
 def test_unanswerable_earlier_turns_are_skipped_and_gradio_messages_are_read():
     history = [
         {"role": "user", "content": [{"type": "text", "text": "When did Acme drop to third?"}]},
@@ -86,6 +87,7 @@ def test_unanswerable_earlier_turns_are_skipped_and_gradio_messages_are_read():
     )
 
 
+@pytest.mark.unit
 def test_history_in_chat_message_form_and_chained_follow_ups():
     history = [
         {"role": "user", "content": "When did Acme drop to third?"},

@@ -11,6 +11,8 @@ from rag.ingest import read_corpus
 from rag.question import normalise_question
 from rag.question.language import LANGUAGE_NOTICE, LanguageCheck, english_words
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parents[2]
 GOLD = [json.loads(line)["question"] for line in (ROOT / "evals" / "gold.jsonl").open()]
 

@@ -92,6 +92,7 @@ def test_refusals_are_errors_with_a_reason(local_server, tmp_path):
     assert "Windows program" in refused["refused"][0]["why"]
 
 
+@pytest.mark.unit
 def test_the_history_argument_keeps_each_answer_with_its_question():
     history = [
         "When did Xiaomi drop to third?",
@@ -117,6 +118,7 @@ def fake_request(client: str, host: str = "127.0.0.1:7860", **headers) -> gr.Req
     return gr.Request(client={"host": client, "port": 50000}, headers={"host": host, **headers})
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(
     "request_,local",
     [
@@ -135,6 +137,7 @@ def test_which_requests_are_this_machines(request_, local):
     assert request_is_local(request_) is local
 
 
+@pytest.mark.unit
 def test_the_token_rules():
     here, there = fake_request("127.0.0.1"), fake_request("192.0.2.7", "192.0.2.2:7860")
     no_token, token = ArticleGuard(), ArticleGuard(token=TOKEN)

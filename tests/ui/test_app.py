@@ -35,6 +35,7 @@ def lines(path):
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+@pytest.mark.unit
 def test_escape_text_neutralises_html():
     escaped = escape_text(XSS + ' "quoted" & more')
     assert "<" not in escaped and '"' not in escaped
