@@ -132,9 +132,9 @@ class Engine:
                 self.answerer,
                 self.evidence,
             )
-        language.check(question)  # a polite notice, not an abstention
+        text = language.check(question)  # a polite notice, not an abstention
         return ask(
-            question,
+            text,
             history=history,
             embedder=self.embedder,
             retriever=retriever,

@@ -9,19 +9,31 @@ from collections import Counter
 from collections.abc import Sequence
 
 MAX_CORRECT_ANSWER_CHARS = 400
-_PUNCTUATION = set(string.punctuation) | {"“", "”"}
+_OFFICIAL_PUNCTUATION = frozenset(string.punctuation)
+_PUNCTUATION = _OFFICIAL_PUNCTUATION | {"“", "”"}
+_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 
 
-def normalize_answer(text: str) -> str:
+def normalize_answer(text: str, *, official: bool = False) -> str:
     """SQuAD normalisation: lower case, no punctuation, no articles, single spaces.
 
-    One departure from the SQuAD script: hyphens and dashes separate words
-    ("Noida-based" -> "noida based") instead of gluing them together.
+    ``official``: exactly the SQuAD 2.0 evaluation script's (``rag eval --squad``). Otherwise
+    (the gold sets) hyphens and dashes separate words ("Noida-based" -> "noida based")
+    instead of gluing them together, and curly quotes count as punctuation.
     """
-    text = re.sub(r"[-‐‑–—]", " ", text.lower().replace("’", "'").replace("‘", "'"))
-    text = "".join(ch for ch in text if ch not in _PUNCTUATION)
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
+    text = text.lower()
+    if not official:
+        text = re.sub(r"[-‐‑–—]", " ", text.replace("’", "'").replace("‘", "'"))
+    punctuation = _OFFICIAL_PUNCTUATION if official else _PUNCTUATION
+    text = "".join(ch for ch in text if ch not in punctuation)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def exact_match(prediction: str, truth: str, *, official: bool = False) -> float:
+    same = normalize_answer(prediction, official=official) == normalize_answer(
+        truth, official=official
+    )
+    return float(same)
 
 
 def contains_answer(text: str, accepted: Sequence[str]) -> bool:
@@ -36,10 +48,10 @@ def answer_correct(answer: str, accepted: Sequence[str]) -> bool:
     return len(answer) <= MAX_CORRECT_ANSWER_CHARS and contains_answer(answer, accepted)
 
 
-def token_f1(prediction: str, truth: str) -> float:
-    """SQuAD token F1 between two strings."""
-    predicted = normalize_answer(prediction).split()
-    expected = normalize_answer(truth).split()
+def token_f1(prediction: str, truth: str, *, official: bool = False) -> float:
+    """SQuAD token F1 between two strings (both empty: 1, one empty: 0)."""
+    predicted = normalize_answer(prediction, official=official).split()
+    expected = normalize_answer(truth, official=official).split()
     if not predicted or not expected:
         return float(predicted == expected)
     common = Counter(predicted) & Counter(expected)

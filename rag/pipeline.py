@@ -11,7 +11,7 @@ from .answering.draft import ABSTAIN_TEXT
 from .citations import Citation, Claim, number_citations, verify
 from .dates import resolve
 from .evidence import EvidenceIndex
-from .question import DATE, OTHER, analyse_question, normalise_question
+from .question import DATE, OTHER, analyse_question
 from .question.followup import rewrite_with_history
 from .retrieve import Hit, Query, Retriever
 
@@ -136,9 +136,10 @@ def ask(
     evidence: EvidenceIndex,
     k: int,
 ) -> AskResult:
-    """Answer ``question`` from the indexed articles; raises RagError on unusable input."""
+    """Answer ``question`` (as ``LanguageCheck.check`` returns it: normalised) from the
+    indexed articles."""
     started = time.perf_counter()
-    text = normalise_question(question)
+    text = question
     rewrite = rewrite_with_history(text, history, similarity=_similarity(embedder))
     query = Query.embed(rewrite.standalone, embedder)
     # Read a few more passages than are shown: a second article that also answers

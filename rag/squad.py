@@ -12,39 +12,14 @@ unanswerable question scores 1 only when the system abstains.
 
 from __future__ import annotations
 
-import collections
 import json
 import re
-import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import RagError
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
-_PUNCTUATION = frozenset(string.punctuation)
-
-
-def normalize(text: str) -> str:
-    """The official SQuAD normalisation (unlike metrics.normalize_answer, hyphens glue)."""
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
-    return " ".join(_ARTICLES.sub(" ", text).split())
-
-
-def exact(prediction: str, gold: str) -> float:
-    return float(normalize(prediction) == normalize(gold))
-
-
-def f1(prediction: str, gold: str) -> float:
-    predicted, expected = normalize(prediction).split(), normalize(gold).split()
-    if not predicted or not expected:
-        return float(predicted == expected)
-    overlap = sum((collections.Counter(predicted) & collections.Counter(expected)).values())
-    if overlap == 0:
-        return 0.0
-    precision, recall = overlap / len(predicted), overlap / len(expected)
-    return 2 * precision * recall / (precision + recall)
+from .metrics import exact_match, token_f1
 
 
 @dataclass(frozen=True)
@@ -63,7 +38,10 @@ class SquadQuestion:
 def score(question: SquadQuestion, prediction: str) -> tuple[float, float]:
     """(exact, F1) of one prediction; "" means the system abstained."""
     golds = question.answers or ("",)
-    return max(exact(prediction, g) for g in golds), max(f1(prediction, g) for g in golds)
+    return (
+        max(exact_match(prediction, g, official=True) for g in golds),
+        max(token_f1(prediction, g, official=True) for g in golds),
+    )
 
 
 def load_squad(path: Path) -> tuple[list[dict], list[SquadQuestion]]:

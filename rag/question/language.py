@@ -115,11 +115,14 @@ class LanguageCheck:
                 return False
         return False
 
-    def check(self, question: str) -> None:
-        """RagError with the language notice when ``question`` is not in the articles' language.
+    def check(self, question: str) -> str:
+        """``question`` normalised, or RagError: the language notice when it is not in the
+        articles' language.
 
-        The question is normalised first, so that an empty or oversized one gets
-        its own message (and a huge one is never scanned word by word).
+        It is normalised first, so that an empty or oversized question gets its own message
+        (and a huge one is never scanned word by word); the one normalisation of an ask.
         """
-        if self.is_foreign(normalise_question(question)):
+        text = normalise_question(question)
+        if self.is_foreign(text):
             raise RagError(LANGUAGE_NOTICE)
+        return text
