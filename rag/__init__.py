@@ -31,6 +31,9 @@ def get_engine(settings: Settings | None = None) -> Engine:
 def ask(question: str, *, history=None, settings: Settings | None = None) -> AskResult:
     """Answer ``question`` from the indexed articles (same object as ``rag ask --json``)."""
     from .question import normalise_question
+    from .settings import load_settings
 
-    normalise_question(question)  # RagError for unusable input before anything loads
+    settings = settings or load_settings()
+    # RagError for unusable input before anything loads.
+    normalise_question(question, max_chars=settings.max_question_chars)
     return get_engine(settings).ask(question, history=history)

@@ -77,11 +77,11 @@ def load_engine(settings: Settings, *, allow_rebuild: bool = True, rebuild: bool
     )
 
 
-def check_question(question: str) -> None:
+def check_question(question: str, settings: Settings) -> None:
     """RagError for an empty or oversized question, before the model and index load."""
     from .question import normalise_question
 
-    normalise_question(question)
+    normalise_question(question, max_chars=settings.max_question_chars)
 
 
 @click.group(cls=RagGroup)
@@ -216,7 +216,7 @@ def hit_json(hit, rank: int) -> dict:
 @click.option("--no-rebuild", is_flag=True, help="Stop instead of (re)building the index.")
 def search(settings: Settings, question: str, as_json: bool, no_rebuild: bool):
     """Print the passages that best match QUESTION (hybrid dense + BM25)."""
-    check_question(question)
+    check_question(question, settings)
     engine = load_engine(settings, allow_rebuild=not no_rebuild)
     hits = engine.search(question, k=settings.k)
     if as_json:
@@ -295,7 +295,7 @@ def ask(
       rag ask "when did he join?" --history "Who heads Xiaomi India?" \\
           --history-answer "Muralikrishnan B"
     """
-    check_question(question)
+    check_question(question, settings)
     if len(history_answers) > len(history):
         raise RagError(
             f"{len(history_answers)} --history-answer for {len(history)} --history question(s); "
@@ -472,6 +472,5 @@ def chat(settings: Settings, host: str, port: int, share: bool, no_rebuild: bool
         port=port,
         share=share,
         feedback_path=settings.feedback_file,
-        feedback_cap=settings.feedback_cap,
         watch=watch,
     )

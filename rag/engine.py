@@ -132,7 +132,8 @@ class Engine:
                 self.answerer,
                 self.evidence,
             )
-        text = language.check(question)  # a polite notice, not an abstention
+        # A polite notice, not an abstention; the one normalisation of the question.
+        text = language.check(question, max_chars=self.settings.max_question_chars)
         return ask(
             text,
             history=history,

@@ -11,6 +11,7 @@ from typing import Any
 
 from .errors import RagError
 from .ingest import MAX_FILE_MB, MAX_TEXT_CHARS, Corpus, read_corpus
+from .question.checks import MAX_QUESTION_CHARS
 
 CONFIG_FILE_NAME = "rag.toml"
 ANSWERERS = ("reader", "rules")
@@ -39,6 +40,12 @@ class Settings:
     feedback_file: Path = Path("evals/feedback.jsonl")
     # Most votes the chat window keeps in feedback_file; later votes are refused and logged.
     feedback_cap: int = 10_000
+    # Longest question, in characters, anywhere (CLI, chat window, API).
+    max_question_chars: int = MAX_QUESTION_CHARS
+    # The chat window's server: largest request body (uploads included) and how many
+    # questions it answers at once (more wait in the queue).
+    max_request_mb: int = 64
+    chat_concurrency: int = 8
     # Articles added through the chat window: largest file, and most files in all
     # (a folder indexed from the CLI has no cap).
     upload_max_mb: int = 10
@@ -78,6 +85,14 @@ class Settings:
             raise RagError(f"chunk overlap must be 0-5 sentences, got {self.chunk_overlap}")
         if self.answerer not in ANSWERERS:
             raise RagError(f"answerer must be one of {', '.join(ANSWERERS)}, got {self.answerer!r}")
+        if not 20 <= self.max_question_chars <= 100_000:
+            raise RagError(
+                f"max_question_chars must be 20 to 100000 characters, got {self.max_question_chars}"
+            )
+        if self.max_request_mb < self.upload_max_mb + 1 or self.chat_concurrency < 1:
+            raise RagError(
+                "max_request_mb must exceed upload_max_mb and chat_concurrency be 1 or more"
+            )
         if self.feedback_cap < 0:
             raise RagError(f"feedback cap must be 0 or more votes, got {self.feedback_cap}")
         if self.upload_max_mb < 1 or self.upload_cap < 0:

@@ -70,6 +70,33 @@ def test_feedback_cap_defaults_to_ten_thousand_votes_and_can_be_set(tmp_path: Pa
     assert settings.feedback_cap == 50
 
 
+def test_the_chat_windows_limits_are_settings(tmp_path: Path):
+    from rag.question import normalise_question
+
+    empty_config = tmp_path / "rag.toml"
+    empty_config.write_text("")
+    default = load_settings(config_file=empty_config, environ={})
+    assert (default.max_question_chars, default.max_request_mb, default.chat_concurrency) == (
+        1000,
+        64,
+        8,
+    )
+    settings = load_settings(
+        config_file=empty_config,
+        environ={
+            "RAG_MAX_QUESTION_CHARS": "40",
+            "RAG_MAX_REQUEST_MB": "32",
+            "RAG_CHAT_CONCURRENCY": "2",
+        },
+    )
+    assert (settings.max_request_mb, settings.chat_concurrency) == (32, 2)
+    with pytest.raises(RagError, match="at most 40 characters"):
+        normalise_question("x" * 41, max_chars=settings.max_question_chars)
+    for bad in ({"max_question_chars": 5}, {"max_request_mb": 10}, {"chat_concurrency": 0}):
+        with pytest.raises(RagError):
+            default.with_overrides(**bad)
+
+
 def test_vector_store_and_ann_threshold_come_from_the_environment():
     settings = load_settings(
         environ={"RAG_VECTOR_URI": "http://milvus:19530", "RAG_ANN_THRESHOLD": "50000"},

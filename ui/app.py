@@ -15,7 +15,6 @@ import gradio as gr
 
 from ui.articles import ARTICLE_TYPES
 from ui.chat import K_RANGE, ChatApp
-from ui.feedback import DEFAULT_FEEDBACK_CAP
 from ui.guard import ArticleGuard
 from ui.render import EMPTY_PANEL
 
@@ -26,15 +25,14 @@ STATUS_POLL_SECONDS = 1.0
 def build_app(
     engine,
     *,
-    feedback_path: Path,
-    feedback_cap: int = DEFAULT_FEEDBACK_CAP,
+    feedback_path: Path | None = None,
     watch: bool = False,
     stop: threading.Event | None = None,
     guard: ArticleGuard | None = None,
 ) -> gr.Blocks:
     """The page and its API. ``guard`` says who may change the articles; with a token set,
     the Articles view has a field for it."""
-    app = ChatApp(engine, feedback_path=feedback_path, feedback_cap=feedback_cap, guard=guard)
+    app = ChatApp(engine, feedback_path=feedback_path, guard=guard)
     examples = app.examples()
     with gr.Blocks(title=engine.settings.corpus_title(), analytics_enabled=False) as demo:
         header = gr.Markdown(app.header_markdown(), elem_id="rag-header")
@@ -78,7 +76,7 @@ def build_app(
                     placeholder=f"e.g. {examples[0]}" if examples else "Your question",
                     lines=1,
                     max_lines=4,
-                    max_length=2000,
+                    max_length=engine.settings.max_question_chars,
                     submit_btn=True,
                     elem_id="rag-question",
                 )

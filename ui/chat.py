@@ -17,7 +17,7 @@ from rag.pipeline import AskResult
 from rag.question import normalise_question
 from rag.question.history import message_text
 from ui.articles import ArticlesView
-from ui.feedback import DEFAULT_FEEDBACK_CAP, FeedbackLog
+from ui.feedback import FeedbackLog
 from ui.guard import ArticleGuard
 from ui.render import (
     NO_SOURCES_PANEL,
@@ -91,12 +91,18 @@ class ChatApp(ArticlesView):
         self,
         engine,
         *,
-        feedback_path: Path,
-        feedback_cap: int = DEFAULT_FEEDBACK_CAP,
+        feedback_path: Path | None = None,
+        feedback_cap: int | None = None,
         guard: ArticleGuard | None = None,
     ) -> None:
+        """Votes go to ``feedback_path``, at most ``feedback_cap`` of them (default: the
+        ``feedback_file`` and ``feedback_cap`` settings)."""
         self.engine = engine
-        self.feedback_log = FeedbackLog(feedback_path, cap=feedback_cap)
+        settings = engine.settings
+        self.feedback_log = FeedbackLog(
+            feedback_path or settings.feedback_file,
+            cap=settings.feedback_cap if feedback_cap is None else feedback_cap,
+        )
         self.index_notice = ""  # the latest "index updated: …" line, shown under the title
         self.guard = guard or ArticleGuard()
 
@@ -195,7 +201,8 @@ class ChatApp(ArticlesView):
         if history is not None and not isinstance(history, list | tuple):
             raise gr.Error("history must be a list of messages", print_exception=False)
         try:
-            normalise_question(question)  # empty, too long, no words: said before any waiting
+            # Empty, too long, no words: said before any waiting.
+            normalise_question(question, max_chars=self.engine.settings.max_question_chars)
         except RagError as error:
             raise gr.Error(str(error), print_exception=False) from None
         stale = self._wait_for_update()

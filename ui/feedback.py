@@ -11,8 +11,6 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-DEFAULT_FEEDBACK_CAP = 10_000
-
 
 class FeedbackLog:
     """Votes on answers as JSON lines: one line per answer, at most ``cap`` lines.
@@ -28,7 +26,7 @@ class FeedbackLog:
     UNCHANGED = "unchanged"
     FULL = "full"
 
-    def __init__(self, path: Path, *, cap: int = DEFAULT_FEEDBACK_CAP) -> None:
+    def __init__(self, path: Path, *, cap: int) -> None:
         self.path = path
         self.cap = cap
         self._lock = threading.Lock()

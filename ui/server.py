@@ -13,7 +13,6 @@ from starlette.middleware import Middleware
 from starlette.responses import PlainTextResponse
 
 from ui.app import build_app
-from ui.feedback import DEFAULT_FEEDBACK_CAP
 from ui.guard import LOOPBACK_NAMES, ArticleGuard, host_name
 from ui.render import CSS
 
@@ -31,7 +30,7 @@ class SameOriginOnly:
     never reaches the network.
     """
 
-    def __init__(self, app, *, loopback_only: bool, max_body: int = 64 * 1024 * 1024) -> None:
+    def __init__(self, app, *, loopback_only: bool, max_body: int) -> None:
         self.app = app
         self.loopback_only = loopback_only
         self.max_body = max_body
@@ -164,8 +163,7 @@ def launch(
     host: str,
     port: int,
     share: bool,
-    feedback_path: Path,
-    feedback_cap: int = DEFAULT_FEEDBACK_CAP,
+    feedback_path: Path | None = None,
     prevent_thread_lock: bool = False,
     watch: bool = False,
     token: str | None = None,
@@ -180,11 +178,10 @@ def launch(
     demo = build_app(
         engine,
         feedback_path=feedback_path,
-        feedback_cap=feedback_cap,
         watch=watch,
         guard=guard,
     )
-    demo.queue(default_concurrency_limit=8)
+    demo.queue(default_concurrency_limit=engine.settings.chat_concurrency)
     demo.launch(
         server_name=host,
         server_port=port,
@@ -195,7 +192,15 @@ def launch(
         quiet=True,
         # Every setting below is given explicitly so that no GRADIO_* variable in the
         # user's environment can switch it back on.
-        app_kwargs={"middleware": [Middleware(SameOriginOnly, loopback_only=loopback_only)]},
+        app_kwargs={
+            "middleware": [
+                Middleware(
+                    SameOriginOnly,
+                    loopback_only=loopback_only,
+                    max_body=engine.settings.max_request_mb * 1024 * 1024,
+                )
+            ]
+        },
         max_file_size=f"{engine.settings.upload_max_mb}mb",
         # The page shows no files: SameOriginOnly refuses every file route, so nothing on
         # disk is served, uploads included (blocking paths here would stop Gradio from

@@ -10,11 +10,11 @@ from ..errors import RagError
 MAX_QUESTION_CHARS = 1000
 
 
-def normalise_question(text: str) -> str:
+def normalise_question(text: str, *, max_chars: int = MAX_QUESTION_CHARS) -> str:
     """The question with control characters removed and spaces collapsed.
 
     RagError (shown to the user as a polite reply) when nothing askable is left
-    or the question is too long to be one.
+    or the question is longer than ``max_chars`` (the ``max_question_chars`` setting).
     """
     if text is None:
         raise RagError("Please type a question.")
@@ -22,10 +22,10 @@ def normalise_question(text: str) -> str:
     cleaned = re.sub(r"\s+", " ", cleaned).strip()
     if not cleaned:
         raise RagError("Please type a question.")
-    if len(cleaned) > MAX_QUESTION_CHARS:
+    if len(cleaned) > max_chars:
         raise RagError(
             f"That question is {len(cleaned):,} characters long; please ask in at most "
-            f"{MAX_QUESTION_CHARS:,} characters."
+            f"{max_chars:,} characters."
         )
     if not re.search(r"\w", cleaned):
         raise RagError("Please ask a question in words.")

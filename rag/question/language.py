@@ -29,7 +29,7 @@ from ..embedding import model_dir
 from ..errors import RagError
 from ..terms import STOP_WORDS
 from .analysis import QUESTION_WORDS, typo_distance
-from .checks import normalise_question
+from .checks import MAX_QUESTION_CHARS, normalise_question
 
 # What a question in another language is told (input with no words at all is asked for words,
 # rag.question.checks.normalise_question).
@@ -115,14 +115,14 @@ class LanguageCheck:
                 return False
         return False
 
-    def check(self, question: str) -> str:
+    def check(self, question: str, *, max_chars: int = MAX_QUESTION_CHARS) -> str:
         """``question`` normalised, or RagError: the language notice when it is not in the
         articles' language.
 
         It is normalised first, so that an empty or oversized question gets its own message
         (and a huge one is never scanned word by word); the one normalisation of an ask.
         """
-        text = normalise_question(question)
+        text = normalise_question(question, max_chars=max_chars)
         if self.is_foreign(text):
             raise RagError(LANGUAGE_NOTICE)
         return text
