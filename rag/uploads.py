@@ -20,12 +20,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from filelock import FileLock
+
 from .errors import RagError
 from .index import BuildReport
 from .ingest import article_from_bytes
 from .settings import Settings
 
 LEDGER = "uploads.json"  # in the index folder: names of the files the window has added
+# Held while one change (check the cap, write, re-index, record) runs: two uploads at once
+# would otherwise both find room for the last files under upload_cap.
+CHANGE_LOCK = ".uploads.lock"
 _UNSAFE = re.compile(r"[^\w.() -]+")
 MAX_NAME = 120
 
@@ -73,6 +78,10 @@ class ArticleFolder:
         self.folder = settings.seeds_dir
         self.ledger = settings.index_dir / LEDGER
 
+    def _one_change_at_a_time(self) -> FileLock:
+        self.ledger.parent.mkdir(parents=True, exist_ok=True)
+        return FileLock(self.ledger.parent / CHANGE_LOCK, fallback_to_soft=False)
+
     def _added_so_far(self) -> list[str]:
         try:
             return list(json.loads(self.ledger.read_text(encoding="utf-8")))
@@ -109,6 +118,10 @@ class ArticleFolder:
         refresh: Callable[[], BuildReport],
     ) -> UploadReport:
         """Check every file, move the good ones in, and re-index; undo it all if that fails."""
+        with self._one_change_at_a_time():
+            return self._add(files, replace=replace, refresh=refresh)
+
+    def _add(self, files, *, replace: bool, refresh: Callable[[], BuildReport]) -> UploadReport:
         report = UploadReport()
         accepted: dict[str, bytes] = {}
         room = self.settings.upload_cap - len(self._added_so_far())
@@ -140,11 +153,12 @@ class ArticleFolder:
     def remove(self, doc_id: str, *, refresh: Callable[[], BuildReport]) -> BuildReport:
         """Delete article ``doc_id`` and re-index; it comes back if re-indexing fails."""
         name = safe_name(doc_id)
-        if name != doc_id or not (self.folder / name).is_file():
-            raise RagError(f"no article named {doc_id!r}")
-        with _Transaction(self.folder) as undo:
-            undo.delete(name)
-            return refresh()
+        with self._one_change_at_a_time():
+            if name != doc_id or not (self.folder / name).is_file():
+                raise RagError(f"no article named {doc_id!r}")
+            with _Transaction(self.folder) as undo:
+                undo.delete(name)
+                return refresh()
 
 
 def safe_or(given: str) -> str:

@@ -109,3 +109,37 @@ def test_removing_an_article(small_engine):
     with pytest.raises(RagError):
         folder.remove("acme-exports.txt", refresh=small_engine.refresh)
     assert (small_engine.settings.seeds_dir / "acme-exports.txt").exists()
+
+
+@pytest.mark.unit
+def test_two_uploads_at_once_never_pass_the_cap_together(tmp_path):
+    import threading
+    import time
+
+    from rag.index import BuildReport
+    from rag.settings import Settings
+
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    settings = Settings(seeds_dir=folder, index_dir=tmp_path / "index", upload_cap=1)
+    article = b"Acme opens a shop\n\nAcme opened its first shop in Pune on Monday, it said.\n"
+
+    def slow_refresh() -> BuildReport:
+        time.sleep(0.3)  # the other upload arrives while this one is re-indexing
+        return BuildReport()
+
+    reports = []
+
+    def upload(name: str) -> None:
+        reports.append(
+            ArticleFolder(settings).add([(name, article)], replace=False, refresh=slow_refresh)
+        )
+
+    threads = [threading.Thread(target=upload, args=(f"shop-{n}.txt",)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(len(r.added) for r in reports) == [0, 1]
+    assert any("upload_cap" in why for r in reports for _, why in r.refused)
+    assert len(list(folder.glob("shop-*.txt"))) == 1

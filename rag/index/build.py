@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import queue
@@ -18,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock, Timeout
 
 from ..chunking import Chunk, chunk_article
 from ..embedding import Embedder, SpanRequest, encode_spans
@@ -42,6 +42,12 @@ from .layout import (
 from .verify import check_index_dir, file_checksums, write_manifest
 
 
+def _note_holder(fd: int) -> None:
+    # Only for the waiting message below; the lock itself is the flock, not this number.
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+
+
 @contextmanager
 def build_lock(
     index_dir: Path, *, say: Callable[[str], None] = lambda message: None
@@ -50,31 +56,33 @@ def build_lock(
 
     A second build of the same index waits (saying so) rather than failing: it
     is usually the same work, and the caller re-checks the index once it gets
-    the lock. flock is released by the kernel when its holder dies, so a killed
-    build never leaves the index locked.
+    the lock. The lock is a flock (filelock's, with no fallback to a lock file that a
+    dead process would leave behind): the kernel releases it when its holder dies, so a
+    killed build never leaves the index locked.
     """
     check_index_dir(index_dir)
+    path = index_dir / LOCK_FILE
+    lock = FileLock(path, preserve_lock_file=True, fallback_to_soft=False, on_acquired=_note_holder)
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(index_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        waited = False
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            try:
+                holder = path.read_text(encoding="ascii", errors="replace").strip()
+            except OSError:
+                holder = ""
+            by = f" (process {holder})" if holder.isdigit() else ""
+            say(f"another build of the index in {index_dir} is running{by}; waiting for it…")
+            lock.acquire()
+            waited = True
     except OSError as error:
         raise RagError(f"cannot write the index in {index_dir}: {one_line(error)}") from None
     try:
-        waited = False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-            by = f" (process {holder})" if holder.isdigit() else ""
-            say(f"another build of the index in {index_dir} is running{by}; waiting for it…")
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            waited = True
-        # Only for the message above; the lock itself is the flock, not this number.
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
         yield waited
     finally:
-        os.close(fd)  # releases the flock
+        lock.release()
 
 
 def remove_stale_temporaries(index_dir: Path) -> None:

@@ -18,8 +18,8 @@ from .analysis import (
     analyse_question,
     answer_type,
     asks_for_organisation,
+    closest_word,
     preferred_labels,
-    typo_distance,
 )
 from .checks import MAX_QUESTION_CHARS, normalise_question
 
@@ -43,5 +43,5 @@ __all__ = [
     "asks_for_organisation",
     "normalise_question",
     "preferred_labels",
-    "typo_distance",
+    "closest_word",
 ]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
 
 from ..terms import (
     STOP_WORDS,
@@ -177,30 +180,27 @@ _EXCLUSION = re.compile(
 )
 
 
-def _closest(word: str, vocabulary: frozenset[str]) -> str | None:
-    """The article word a misspelt question word most likely means, if one is close."""
+def typo_edits(word: str) -> int:
+    """Edits a typo of ``word`` may make: one, two in a word of 8 letters or more."""
+    return 1 if len(word) < 8 else 2
+
+
+@lru_cache(maxsize=8)
+def _in_order(vocabulary: frozenset[str]) -> tuple[str, ...]:
+    return tuple(sorted(vocabulary))  # equally close words: the same one every run
+
+
+def closest_word(word: str, vocabulary: frozenset[str]) -> str | None:
+    """The article word a misspelt ``word`` most likely means: the nearest within its typo
+    edits (insert, delete, substitute, or swap two neighbours: "xiamoi" -> "xiaomi",
+    "manufactring"), the first alphabetically of equally near ones. Words under 5 letters
+    are too short to tell a typo from another word."""
     if len(word) < 5:
         return None
-    allowed = 1 if len(word) < 8 else 2  # edits a typo may make: "xiamoi", "manufactring"
-    for found in difflib.get_close_matches(word, vocabulary, n=5, cutoff=0.75):
-        if typo_distance(word, found) <= allowed:
-            return found
-    return None
-
-
-def typo_distance(a: str, b: str) -> int:
-    """Edits (insert, delete, substitute, swap two neighbours) that turn ``a`` into ``b``."""
-    previous2: list[int] = []
-    previous = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        row = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            cost = a[i - 1] != b[j - 1]
-            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                row[j] = min(row[j], previous2[j - 2] + 1)
-        previous2, previous = previous, row
-    return previous[-1]
+    found = process.extractOne(
+        word, _in_order(vocabulary), scorer=OSA.distance, score_cutoff=typo_edits(word)
+    )
+    return found[0] if found else None
 
 
 MONTH_WORDS = frozenset(
@@ -335,7 +335,7 @@ def analyse_question(
             if word in STOP_WORDS or word in QUESTION_WORDS:
                 continue
             if vocabulary and word not in vocabulary and not word[:1].isdigit():
-                word = _closest(word, vocabulary) or word
+                word = closest_word(word, vocabulary) or word
             stemmed = country_stem(word)
             if stemmed in seen:
                 continue

@@ -19,7 +19,6 @@ polite notice as input with no words at all. How it is measured:
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -28,7 +27,7 @@ from functools import lru_cache
 from ..embedding import model_dir
 from ..errors import RagError
 from ..terms import STOP_WORDS
-from .analysis import QUESTION_WORDS, typo_distance
+from .analysis import QUESTION_WORDS, closest_word
 from .checks import MAX_QUESTION_CHARS, normalise_question
 
 # What a question in another language is told (input with no words at all is asked for words,
@@ -73,13 +72,7 @@ class LanguageCheck:
 
     def _near_miss_uncached(self, word: str) -> bool:
         """A typo of an article word: within one edit (two for words of 8+ letters)."""
-        if len(word) < 5:
-            return False
-        allowed = 1 if len(word) < 8 else 2
-        return any(
-            typo_distance(word, candidate) <= allowed
-            for candidate in difflib.get_close_matches(word, self.vocabulary, n=5, cutoff=0.7)
-        )
+        return closest_word(word, self.vocabulary) is not None
 
     def words(self, question: str) -> list[str]:
         """The words that count: runs of MIN_WORD_LETTERS or more letters, names left out.

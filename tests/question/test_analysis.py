@@ -11,8 +11,8 @@ from rag.question import (
     PLACE,
     analyse_question,
     answer_type,
+    closest_word,
     normalise_question,
-    typo_distance,
 )
 
 pytestmark = pytest.mark.unit
@@ -74,17 +74,25 @@ def test_huge_question_is_refused_and_control_characters_removed():
 
 
 @pytest.mark.parametrize(
-    "a,b,distance",
+    "word,expected",
     [
-        ("xiamoi", "xiaomi", 1),
-        ("manufactring", "manufacturing", 1),
-        ("dixon", "dixon", 0),
-        ("abc", "", 3),
-        ("samsung", "xiaomi", 7),
+        ("xiamoi", "xiaomi"),  # a swap of two neighbours is one edit
+        ("manufactring", "manufacturing"),
+        ("manufcturng", "manufacturing"),  # two edits in a long word
+        ("samsnug", "samsung"),
+        ("shipmetns", "shipments"),
+        ("xaiomo", None),  # two edits in a short word: another word, not a typo
+        ("dixn", None),  # too short to tell
+        ("samsung", "samsung"),
     ],
 )
-def test_typo_distance_counts_a_swap_as_one_edit(a, b, distance):
-    assert typo_distance(a, b) == distance
+def test_a_typo_is_read_as_the_nearest_article_word(word, expected):
+    vocabulary = frozenset({"xiaomi", "manufacturing", "samsung", "shipments", "dixon"})
+    assert closest_word(word, vocabulary) == expected
+
+
+def test_equally_near_words_are_chosen_the_same_way_every_time():
+    assert closest_word("bcdef", frozenset({"bcdeg", "bcdea", "acdef"})) == "acdef"
 
 
 def test_misspelt_words_are_read_as_the_article_word_they_nearly_spell():
