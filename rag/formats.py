@@ -11,9 +11,12 @@ act on.
 from __future__ import annotations
 
 import codecs
+import html
 import io
 import re
 from dataclasses import dataclass, replace
+
+from markdown_it import MarkdownIt
 
 from .errors import RagError
 
@@ -281,16 +284,27 @@ def _clean_title(title: str | None) -> str | None:
 _FRONT_MATTER = re.compile(r"\A(---|\+\+\+)\s*\n(.*?)\n\1\s*\n", re.DOTALL)
 _FRONT_FIELD = re.compile(r"^(title|date)\s*[:=]\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
 _ISO_DATE = re.compile(r"(?<!\d)(\d{4}-\d{2}-\d{2})(?!\d)")  # "2024-04-02T09:30:00" too
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
-_EMPHASIS = re.compile(r"(\*\*|__)(.+?)\1|(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
-_CODE = re.compile(r"`([^`]*)`")
-_LIST_MARK = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-_RULE = re.compile(r"^\s*(?:[-*_]\s*){3,}$")
+_MARKDOWN = MarkdownIt("commonmark")
+_HTML_HIDDEN = re.compile(r"<(script|style)\b.*?</\1\s*>|<!--.*?-->", re.I | re.S)
+_HTML_TAG = re.compile(r"<[^>]*>")
+
+
+def _inline_text(token) -> str:
+    """An inline token's words: text and code as written, links as their text, no images,
+    no HTML, no emphasis marks, line breaks as spaces."""
+    parts = []
+    for child in token.children or []:
+        if child.type in ("text", "code_inline"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return " ".join("".join(parts).split())
 
 
 def _markdown(source: str) -> Extracted:
-    """Markdown as plain lines: headings, emphasis, links and list marks become text."""
+    """Markdown as plain lines (markdown-it-py, CommonMark): one line per paragraph, heading,
+    list item or quote; the first heading is the title; fenced code is left out (it is not
+    article prose), an indented block kept (in articles it is mostly a paragraph)."""
     title = date = date_source = None
     front = _FRONT_MATTER.match(source)
     if front:
@@ -301,40 +315,24 @@ def _markdown(source: str) -> Extracted:
             elif key.lower() == "date" and (iso := _ISO_DATE.search(value)):
                 date, date_source = iso.group(1), "the file's front matter"
         source = source[front.end() :]
-    paragraphs: list[list[str]] = [[]]
-    fenced = False
-    source_lines = source.splitlines()
-    for at, line in enumerate(source_lines):
-        following = source_lines[at + 1] if at + 1 < len(source_lines) else ""
-        underlined = _SETEXT_UNDERLINE.match(following) and not _RULE.match(line)
-        if line.strip() and underlined:
-            line = "# " + line.strip()  # "Title" over "=====" is a heading
-        elif _SETEXT_UNDERLINE.match(line) and at and source_lines[at - 1].strip():
-            continue  # the underline of the heading just read
-        if line.lstrip().startswith(("```", "~~~")):
-            fenced = not fenced  # code is not article prose
-            continue
-        if fenced or _RULE.match(line):
-            continue
-        if not line.strip():
-            paragraphs.append([])  # a blank line ends a paragraph
-            continue
-        heading = _MARKDOWN_HEADING.match(line)
-        block = heading or _LIST_MARK.match(line) or line.lstrip().startswith(">")
-        line = line.lstrip("#").strip() if heading else line
-        if heading and title is None:
-            title = " ".join(line.split())
-            paragraphs.append([])
-            continue
-        line = _LIST_MARK.sub("", line.lstrip().lstrip(">").strip())
-        line = _IMAGE.sub("", line)
-        line = _LINK.sub(r"\1", line)
-        line = _EMPHASIS.sub(lambda m: m.group(2) or m.group(3), line)
-        line = _CODE.sub(r"\1", line)
-        if block:
-            paragraphs.append([])  # headings, list items and quotes stand alone
-        paragraphs[-1].append(line)
-    lines = [" ".join(p) for p in paragraphs if p]
+    lines: list[str] = []
+    in_heading = False
+    for token in _MARKDOWN.parse(source):
+        if token.type == "heading_open":
+            in_heading = True
+        elif token.type == "heading_close":
+            in_heading = False
+        elif token.type == "html_block":
+            # HTML written into the Markdown: its words, not its tags, scripts or comments.
+            words = _HTML_TAG.sub(" ", _HTML_HIDDEN.sub(" ", token.content))
+            lines.extend(" ".join(html.unescape(words).split()).splitlines() or [])
+        elif token.type == "code_block":
+            lines.extend(" ".join(p.split()) for p in token.content.split("\n\n") if p.strip())
+        elif token.type == "inline" and (text := _inline_text(token)):
+            if in_heading and title is None:
+                title = text
+            else:
+                lines.append(text)
     return Extracted(
         kind=MARKDOWN, text="\n".join(lines), title=title, date=date, date_source=date_source
     )
