@@ -9,9 +9,6 @@ through citation verification, so a made-up span is never shown.
 from __future__ import annotations
 
 import json
-import re
-import urllib.error
-import urllib.request
 
 from ..citations import Claim
 from ..evidence import EvidenceIndex
@@ -41,12 +38,17 @@ class LLMAnswerer:
         fallback: Answerer,
         timeout: float = 30.0,
     ) -> None:
+        from openai import OpenAI  # only when an LLM is configured
+
         self.evidence = evidence
-        self.url = url.rstrip("/") + "/chat/completions"
+        self.url = url
         self.model = model
-        self.api_key = api_key
         self.fallback = fallback
-        self.timeout = timeout
+        # Everything given explicitly, so no OPENAI_* variable in the environment can send
+        # the articles elsewhere; no retries: a failure falls back to the reader at once.
+        self.client = OpenAI(
+            base_url=url, api_key=api_key or "none", timeout=timeout, max_retries=0
+        )
 
     def draft(self, question: AnalysedQuestion, query: Query, hits: list[Hit]) -> Draft:
         scored = self.evidence.score_sentences(question, query.vector, [h.chunk for h in hits])
@@ -56,10 +58,12 @@ class LLMAnswerer:
         numbered = "\n".join(
             f"[{n}] ({s.chunk.where}) {s.sentence.text}" for n, s in enumerate(scored, start=1)
         )
+        from openai import OpenAIError
+
         try:
             reply = self._complete(f"Question: {question.text}\n\nSentences:\n{numbered}")
             chosen = _parse_claims(reply)
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except (OpenAIError, OSError, ValueError, KeyError, TypeError) as error:
             draft = self.fallback.draft(question, query, hits)
             draft.reason = f"LLM unavailable ({error}); answered without it"
             return draft
@@ -73,32 +77,32 @@ class LLMAnswerer:
         return Draft(claims=claims)
 
     def _complete(self, prompt: str) -> str:
-        body = json.dumps(
-            {
-                "model": self.model,
-                "temperature": 0,
-                "messages": [
-                    {"role": "system", "content": SYSTEM_PROMPT},
-                    {"role": "user", "content": prompt},
-                ],
-            }
-        ).encode("utf-8")
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                payload = json.loads(response.read().decode("utf-8"))
-        except urllib.error.HTTPError as error:
-            raise OSError(f"HTTP {error.code} from {self.url}") from None
-        return payload["choices"][0]["message"]["content"]
+        response = self.client.chat.completions.create(
+            model=self.model,
+            temperature=0,
+            messages=[
+                {"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": prompt},
+            ],
+        )
+        content = response.choices[0].message.content
+        if not isinstance(content, str):
+            raise ValueError("the reply has no text")
+        return content
 
 
 def _parse_claims(reply: str) -> list[tuple[int, str]]:
-    """(sentence number, answer span) pairs from the model's JSON reply."""
-    found = re.search(r"\{.*\}", reply, re.S)  # tolerate prose or code fences around the JSON
-    if not found:
-        raise ValueError("reply is not JSON")
-    data = json.loads(found.group(0))
-    return [(int(c["sentence"]), str(c.get("answer") or "").strip()) for c in data["claims"]]
+    """(sentence number, answer span) pairs from the model's JSON reply: the first JSON object
+    in it, whatever prose or code fence surrounds it."""
+    decoder = json.JSONDecoder()
+    for at, char in enumerate(reply):
+        if char == "{":
+            try:
+                data, _ = decoder.raw_decode(reply, at)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(data, dict) and "claims" in data:
+                return [
+                    (int(c["sentence"]), str(c.get("answer") or "").strip()) for c in data["claims"]
+                ]
+    raise ValueError("reply holds no JSON claims")

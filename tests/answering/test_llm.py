@@ -80,3 +80,27 @@ def test_unreachable_endpoint_falls_back_to_the_extractive_answerer(engine):
     result = ask_with(engine, fallback, question="Who is Xiaomi's founder?")
     assert not result.abstained and "Lei Jun" in result.answer
     assert "LLM unavailable" in result.reason
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '{"claims": [{"sentence": 2, "answer": "Q1 2023"}]}',
+        'Here you go:\n```json\n{"claims": [{"sentence": 2, "answer": " Q1 2023 "}]}\n```',
+        'Note {not json} then {"claims": [{"sentence": "2", "answer": "Q1 2023"}]} done',
+    ],
+)
+def test_the_claims_are_read_from_prose_and_code_fences(reply):
+    from rag.answering.llm import _parse_claims
+
+    assert _parse_claims(reply) == [(2, "Q1 2023")]
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize("reply", ["no JSON here", '{"answer": "x"}', '{"claims": [{"sentence"'])
+def test_a_reply_without_claims_is_an_error(reply):
+    from rag.answering.llm import _parse_claims
+
+    with pytest.raises(ValueError):
+        _parse_claims(reply)
