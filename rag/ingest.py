@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import formats
+from .dates import MONTH_NAMES, MONTHS
 from .errors import RagError
 
 # Bump when the rules change, so the index knows cleaned text may differ.
@@ -84,10 +85,7 @@ class Corpus:
 
 
 _DATE_PREFIX = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\b\s*(.*)$", re.IGNORECASE)
-_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-_MONTH_NUMBERS = {
-    m: i for i, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)
-}
+_MONTHS = r"(?:" + "|".join(name[:3] for name in MONTH_NAMES) + r"|sept)[a-z]*\.?"
 _FULL_DATE = re.compile(
     r"\b(?:(?P<m1>" + _MONTHS + r")\s+(?P<d1>\d{1,2})(?:st|nd|rd|th)?,?\s+(?P<y1>(?:19|20)\d\d)"
     r"|(?P<d2>\d{1,2})(?:st|nd|rd|th)?\s+(?P<m2>" + _MONTHS + r"),?\s+(?P<y2>(?:19|20)\d\d)"
@@ -233,7 +231,7 @@ def dateline_date(line: str) -> str | None:
             return None
     else:
         month_name = (found.group("m1") or found.group("m2")).lower()[:3]
-        month = _MONTH_NUMBERS[month_name]
+        month = MONTHS[month_name]
         day = int(found.group("d1") or found.group("d2"))
         year = int(found.group("y1") or found.group("y2"))
     try:

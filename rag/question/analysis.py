@@ -9,6 +9,7 @@ from functools import lru_cache
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from ..dates import MONTH_NAMES
 from ..terms import (
     STOP_WORDS,
     country_stem,
@@ -203,22 +204,7 @@ def closest_word(word: str, vocabulary: frozenset[str]) -> str | None:
     return found[0] if found else None
 
 
-MONTH_WORDS = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-    ]
-)
+MONTH_WORDS = frozenset(MONTH_NAMES)
 # Verbs and nouns that frame a question without saying what it is about.
 LIGHT_WORDS = frozenset(
     [

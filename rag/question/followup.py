@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..dates import MONTH_NAMES
 from ..terms import STOP_WORDS, countries, rank_phrases
 from .analysis import (
     MONTH_WORDS,
@@ -59,7 +60,7 @@ _ROLE_PHRASE = re.compile(
     rf"\b{_CAPITALISED}['’]s\s+(?:[a-z]+\s+)?(?i:{_ROLE})\b"
 )
 _WH = re.compile(r"\b(what|which|who|whom|whose|when|where|why|how)\b", re.I)
-_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+_MONTHS = "|".join(MONTH_NAMES)
 # "2023", "Q1 2023", "the first half of 2017", "March 2023": a time a question can be about.
 _TIME_PHRASE = re.compile(
     r"\b(?:(?:(?:the\s+)?(?:first|second|third|fourth|last)\s+(?:quarter|half)\s+of|"
