@@ -31,12 +31,17 @@ class Engine:
         say: Callable[[str], None] = lambda message: None,
     ) -> None:
         self.settings = settings
+        # ask() takes the index's parts together under this lock; refresh() swaps them whole.
+        self._swap = threading.Lock()
+        self._refreshing = threading.Lock()
+        # (articles embedded, new or changed articles to embed) while refresh() builds;
+        # None when no build runs, or while it has not yet found what changed.
+        self.progress: tuple[int, int] | None = None
+        self.answerer: Answerer | None = None
         self.embedder = embedder or Embedder()
         self.embedder.encode(["warm-up"])  # load the model now, not on the first question
         corpus = settings.read_corpus()
-        self.index: Index
-        self.build_report: BuildReport
-        self.index, self.build_report = open_index(
+        index, report = open_index(
             corpus,
             settings=settings,
             embedder=self.embedder,
@@ -45,20 +50,30 @@ class Engine:
             show_progress=show_progress,
             say=say,
         )
-        if self.build_report.wrote:  # the build that found them says so; later loads are quiet
+        if report.wrote:  # the build that found them says so; later loads are quiet
             for skipped in corpus.skipped:
                 say(f"skipped {skipped.reason}")
-        self.store: VectorStore = open_store(self.index, settings.vector_uri)
-        self.retriever: Retriever = HybridRetriever(self.index, store=self.store)
-        self.evidence = EvidenceIndex(self.index, self.embedder)
-        self.language = LanguageCheck.from_index(self.index)
-        self.answerer: Answerer = make_answerer(settings, self.evidence)
-        # ask() takes the index's parts together under this lock; refresh() swaps them whole.
-        self._swap = threading.Lock()
-        self._refreshing = threading.Lock()
-        # (articles embedded, new or changed articles to embed) while refresh() builds;
-        # None when no build runs, or while it has not yet found what changed.
-        self.progress: tuple[int, int] | None = None
+        self._serve(index, report)
+
+    def _serve(self, index: Index, report: BuildReport) -> None:
+        """Make what answering needs from ``index`` and swap it in whole (at start-up, and
+        after every refresh that wrote a new index)."""
+        store = open_store(index, self.settings.vector_uri)
+        retriever = HybridRetriever(index, store=store)
+        evidence = EvidenceIndex(index, self.embedder)
+        language = LanguageCheck.from_index(index)
+        if self.answerer is None:
+            answerer = make_answerer(self.settings, evidence)
+        else:  # the loaded model and its settings, reading the new index's evidence
+            answerer = rebind_answerer(self.answerer, evidence)
+        with self._swap:
+            self.index: Index = index
+            self.build_report: BuildReport = report
+            self.store: VectorStore = store
+            self.retriever: Retriever = retriever
+            self.evidence: EvidenceIndex = evidence
+            self.language: LanguageCheck = language
+            self.answerer = answerer
 
     @property
     def updating(self) -> bool:
@@ -107,15 +122,7 @@ class Engine:
             return report
         for skipped in corpus.skipped:
             say(f"skipped {skipped.reason}")
-        store = open_store(index, self.settings.vector_uri)
-        retriever = HybridRetriever(index, store=store)
-        evidence = EvidenceIndex(index, self.embedder)
-        language = LanguageCheck.from_index(index)
-        answerer = rebind_answerer(self.answerer, evidence)
-        with self._swap:
-            self.index, self.build_report, self.store = index, report, store
-            self.retriever, self.evidence, self.language = retriever, evidence, language
-            self.answerer = answerer
+        self._serve(index, report)
         return report
 
     def query(self, text: str) -> Query:
@@ -142,6 +149,7 @@ class Engine:
             answerer=answerer,
             evidence=evidence,
             k=k or self.settings.k,
+            read=self.settings.passages_read,
         )
 
 
@@ -167,7 +175,9 @@ def make_answerer(settings: Settings, evidence: EvidenceIndex) -> Answerer:
         from .answering.choose import ReaderAnswerer
         from .answering.reader import Reader
 
-        embedded = ReaderAnswerer(Reader(settings.reader_dir), evidence)
+        embedded = ReaderAnswerer(
+            Reader(settings.reader_dir), evidence, passages=settings.passages_read
+        )
     if not settings.llm_url:
         return embedded
     from .answering.llm import LLMAnswerer

@@ -14,11 +14,11 @@ from .evidence import EvidenceIndex
 from .question import DATE, OTHER, analyse_question
 from .question.followup import rewrite_with_history
 from .retrieve import Hit, Query, Retriever
+from .settings import Settings
 
 MAX_ANSWER_CHARS = 400
 MAX_QUOTE_CHARS = 220
 RELATED_COUNT = 3
-MIN_PASSAGES_READ = 8
 
 
 @dataclass
@@ -135,6 +135,7 @@ def ask(
     answerer: Answerer,
     evidence: EvidenceIndex,
     k: int,
+    read: int = Settings.passages_read,
 ) -> AskResult:
     """Answer ``question`` (as ``LanguageCheck.check`` returns it: normalised) from the
     indexed articles."""
@@ -144,7 +145,7 @@ def ask(
     query = Query.embed(rewrite.standalone, embedder)
     # Read a few more passages than are shown: a second article that also answers
     # is often just below the top k.
-    hits = retriever.search(query, k=max(k, MIN_PASSAGES_READ))
+    hits = retriever.search(query, k=max(k, read))
     retrieved = time.perf_counter()
 
     analysed = analyse_question(

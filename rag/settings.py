@@ -37,6 +37,9 @@ class Settings:
     chunk_size: int = 96
     chunk_overlap: int = 2
     k: int = 5
+    # Passages the answerer reads (the best k are shown): more costs latency, fewer misses
+    # answers ranked lower; a second article that also answers is often just below the top k.
+    passages_read: int = 8
     feedback_file: Path = Path("evals/feedback.jsonl")
     # Most votes the chat window keeps in feedback_file; later votes are refused and logged.
     feedback_cap: int = 10_000
@@ -101,6 +104,8 @@ class Settings:
             raise RagError("max_file_mb must be 1 or more and max_text_chars 1000 or more")
         if self.ann_threshold < 0:
             raise RagError(f"ann_threshold must be 0 or more passages, got {self.ann_threshold}")
+        if not 1 <= self.passages_read <= 50:
+            raise RagError(f"passages_read must be between 1 and 50, got {self.passages_read}")
         if self.k < 1 or self.k > 50:
             raise RagError(f"k must be between 1 and 50, got {self.k}")
 

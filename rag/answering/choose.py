@@ -25,14 +25,13 @@ from ..dates import resolve
 from ..evidence import EvidenceIndex, ScoredSentence
 from ..question import DATE, AnalysedQuestion
 from ..retrieve import Hit, Query
+from ..settings import Settings
 from ..terms import terms
 from .draft import Draft
 from .reader import Candidate, Reader
 from .verifier import Verifier
 from .verifier import signals as verifier_signals
 
-# Passages the reader reads: more costs latency, fewer misses answers ranked lower.
-PASSAGES_READ = 8
 # A further answer from another article must score within this many logits of the best.
 EXTRA_ANSWER_GAP = 1.0
 MAX_ANSWERS = {DATE: 3}
@@ -49,7 +48,7 @@ class ReaderAnswerer:
         reader: Reader,
         evidence: EvidenceIndex,
         *,
-        passages: int = PASSAGES_READ,
+        passages: int = Settings.passages_read,
         threshold: float | None = None,
         extra_answers: bool = True,
         require_names: bool | None = None,
