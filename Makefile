@@ -43,7 +43,7 @@ eval: setup
 
 # Held-out news questions (evals/news/README.md) over ../shared/news, never tuned on.
 eval-news: setup
-	$(BIN)/rag eval --seeds ../shared/news/articles --index-dir runs/news-index \
+	$(BIN)/rag eval --articles ../shared/news/articles --index-dir runs/news-index \
 		--gold evals/news/heldout.jsonl --out runs/news-out
 
 # Two-turn conversations over the seeds (evals/followups*.jsonl): the second turn is scored.

@@ -35,7 +35,13 @@ class RagGroup(click.Group):
 def settings_options(command):
     """Flags every command shares; they override config file and environment."""
 
-    @click.option("--seeds", "seeds_dir", type=click.Path(path_type=Path), help="Articles folder.")
+    @click.option(
+        "--articles",
+        "--seeds",
+        "articles_dir",
+        type=click.Path(path_type=Path),
+        help="Articles folder (default: seeds/).",
+    )
     @click.option("--index-dir", type=click.Path(path_type=Path), help="Index folder.")
     @click.option("--chunk-size", type=click.IntRange(16, 512), help="Chunk size in tokens.")
     @click.option(
@@ -54,7 +60,7 @@ def settings_options(command):
     def wrapper(*args, config_file=None, **kwargs):
         overrides = {
             name: kwargs.pop(name)
-            for name in ("seeds_dir", "index_dir", "chunk_size", "chunk_overlap", "k")
+            for name in ("articles_dir", "index_dir", "chunk_size", "chunk_overlap", "k")
             if name in kwargs
         }
         settings = load_settings(config_file=config_file).with_overrides(**overrides)
@@ -186,9 +192,9 @@ def index(settings: Settings, rebuild: bool, watch: bool):
                 return
             known = set(index.articles)
 
-        click.echo(f"Watching {settings.seeds_dir} for changes (Ctrl+C to stop)")
+        click.echo(f"Watching {settings.articles_dir} for changes (Ctrl+C to stop)")
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C ends the watch, quietly
-            watch_corpus(settings.seeds_dir, on_change)
+            watch_corpus(settings.articles_dir, on_change)
 
 
 def hit_json(hit, rank: int) -> dict:
@@ -427,7 +433,7 @@ def evaluate_squad(settings: Settings, path: Path, out_dir: Path, *, paragraph_g
         scratch = out_dir / "squad"
         squad.write_corpus(articles, scratch / "articles")
         settings = settings.with_overrides(
-            seeds_dir=scratch / "articles", index_dir=scratch / "index"
+            articles_dir=scratch / "articles", index_dir=scratch / "index"
         )
         rows = squad.predict_open(load_engine(settings), questions, bar.update)
     bar.close()

@@ -349,18 +349,18 @@ def article_from_bytes(name: str, data: bytes, *, max_text_chars: int = MAX_TEXT
 
 
 def read_corpus(
-    seeds_dir: Path, *, max_file_mb: int = MAX_FILE_MB, max_text_chars: int = MAX_TEXT_CHARS
+    articles_dir: Path, *, max_file_mb: int = MAX_FILE_MB, max_text_chars: int = MAX_TEXT_CHARS
 ) -> Corpus:
-    """Every readable article in ``seeds_dir``; every other entry is reported with its reason.
+    """Every readable article in ``articles_dir``; every other entry is reported with its reason.
 
     A file over ``max_file_mb`` is skipped before it is read; subfolders are not read (an
     article's file name is its document id), and each says so.
     """
-    if not seeds_dir.is_dir():
-        raise RagError(f"seeds folder not found: {seeds_dir}")
+    if not articles_dir.is_dir():
+        raise RagError(f"articles folder not found: {articles_dir}")
     articles: list[Article] = []
     skipped: list[SkippedFile] = []
-    for path in sorted(seeds_dir.iterdir()):
+    for path in sorted(articles_dir.iterdir()):
         if path.name.startswith("."):
             continue
         if path.is_dir():
@@ -385,5 +385,5 @@ def read_corpus(
             continue
         articles.append(article)
     if not articles:
-        raise RagError(f"no readable articles in {seeds_dir}")
+        raise RagError(f"no readable articles in {articles_dir}")
     return Corpus(articles=articles, skipped=skipped)

@@ -30,7 +30,7 @@ NEUTRAL_TITLE = "Ask the articles"
 
 @dataclass(frozen=True)
 class Settings:
-    seeds_dir: Path = Path("seeds")
+    articles_dir: Path = Path("seeds")
     index_dir: Path = Path("index")
     # Chunk size in cl100k tokens and sentence overlap between neighbouring
     # chunks; chosen by measuring retrieval on evals/gold.jsonl (see README).
@@ -111,7 +111,7 @@ class Settings:
 
     def _is_seed_folder(self) -> bool:
         try:
-            return self.seeds_dir.resolve() == SEEDS_FOLDER
+            return self.articles_dir.resolve() == SEEDS_FOLDER
         except OSError:
             return False
 
@@ -132,7 +132,7 @@ class Settings:
     def read_corpus(self) -> Corpus:
         """The articles folder, read with these settings' caps."""
         return read_corpus(
-            self.seeds_dir, max_file_mb=self.max_file_mb, max_text_chars=self.max_text_chars
+            self.articles_dir, max_file_mb=self.max_file_mb, max_text_chars=self.max_text_chars
         )
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -141,10 +141,17 @@ class Settings:
         return _coerce_into(self, given, source="flag")
 
 
+# Earlier names still read (config file, environment), for the settings people already have.
+RENAMED = {"seeds_dir": "articles_dir"}
+
+
 def _coerce_into(base: Settings, values: dict[str, Any], *, source: str) -> Settings:
     known = {f.name: f for f in fields(Settings)}
     converted: dict[str, Any] = {}
-    for name, raw in values.items():
+    for given, raw in values.items():
+        name = RENAMED.get(given, given)
+        if given in RENAMED and RENAMED[given] in values:
+            continue  # the current name wins over the earlier one
         if name not in known:
             raise RagError(f"unknown setting {name!r} in {source}")
         default = getattr(Settings(), name)
@@ -197,9 +204,8 @@ def load_settings(
         except OSError as error:
             raise RagError(f"config file {path} cannot be read: {error.strerror}") from None
         settings = _coerce_into(settings, table.get("rag", table), source=str(path))
+    names = [f.name for f in fields(Settings)] + list(RENAMED)
     from_env = {
-        f.name: environ[f"RAG_{f.name.upper()}"]
-        for f in fields(Settings)
-        if f"RAG_{f.name.upper()}" in environ
+        name: environ[f"RAG_{name.upper()}"] for name in names if f"RAG_{name.upper()}" in environ
     }
     return _coerce_into(settings, from_env, source="environment")

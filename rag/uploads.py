@@ -75,7 +75,7 @@ class ArticleFolder:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.folder = settings.seeds_dir
+        self.folder = settings.articles_dir
         self.ledger = settings.index_dir / LEDGER
 
     def _one_change_at_a_time(self) -> FileLock:

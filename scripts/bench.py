@@ -47,9 +47,9 @@ from rag.settings import Settings, load_settings
 SYNTHETIC_ARTICLES = 300
 
 
-def write_synthetic_articles(seeds_dir: Path, folder: Path, count: int) -> None:
+def write_synthetic_articles(articles_dir: Path, folder: Path, count: int) -> None:
     """``count`` articles, each as many seed paragraphs (drawn at random) as a seed has."""
-    articles = read_corpus(seeds_dir).articles
+    articles = read_corpus(articles_dir).articles
     paragraphs = [p for a in articles for p in a.body.split("\n") if p.strip()]
     per_article = max(1, round(len(paragraphs) / len(articles)))
     rng = random.Random(0)
@@ -145,10 +145,10 @@ def main() -> None:
 
         # Last, so that building it does not count in the peak memory above.
         big = Settings(
-            seeds_dir=Path(folder) / "synthetic", index_dir=Path(folder) / "synthetic-index"
+            articles_dir=Path(folder) / "synthetic", index_dir=Path(folder) / "synthetic-index"
         )
-        write_synthetic_articles(settings.seeds_dir, big.seeds_dir, SYNTHETIC_ARTICLES)
-        build_index(read_corpus(big.seeds_dir), settings=big, embedder=embedder)
+        write_synthetic_articles(settings.articles_dir, big.articles_dir, SYNTHETIC_ARTICLES)
+        build_index(read_corpus(big.articles_dir), settings=big, embedder=embedder)
         print_load(f"index load ({SYNTHETIC_ARTICLES} art.): ", big.index_dir)
 
 
@@ -163,8 +163,8 @@ def print_upload_figures(settings: Settings, embedder: Embedder, folder: Path) -
     from rag.uploads import ArticleFolder
 
     seeds = folder / "upload-seeds"
-    shutil.copytree(settings.seeds_dir, seeds)
-    private = replace(settings, seeds_dir=seeds, index_dir=folder / "upload-index")
+    shutil.copytree(settings.articles_dir, seeds)
+    private = replace(settings, articles_dir=seeds, index_dir=folder / "upload-index")
     engine = Engine(private, embedder=embedder)
     started = time.perf_counter()
     report = ArticleFolder(private).add(
@@ -281,7 +281,7 @@ print(time.perf_counter() - started, len(texts))
 _BUILD = """
 import sys
 from rag.cli import cli
-sys.argv = ["rag", "index", "--rebuild", "--seeds", sys.argv[1], "--index-dir", sys.argv[2]]
+sys.argv = ["rag", "index", "--rebuild", "--articles", sys.argv[1], "--index-dir", sys.argv[2]]
 cli()
 """
 
@@ -321,7 +321,7 @@ def scale_benchmark(args) -> None:
         manifest = json.loads((index_dir / CURRENT / "manifest.json").read_text())
         documents, chunks = manifest["counts"]["documents"], manifest["counts"]["chunks"]
 
-        settings = load_settings().with_overrides(seeds_dir=articles_dir, index_dir=index_dir)
+        settings = load_settings().with_overrides(articles_dir=articles_dir, index_dir=index_dir)
         engine = Engine(settings, allow_rebuild=False)
         asked = questions[: args.questions]
         for question in asked[:5]:

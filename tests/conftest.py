@@ -89,7 +89,7 @@ def embedder() -> Embedder:
 
 @pytest.fixture(scope="session")
 def seed_settings(tmp_path_factory) -> Settings:
-    return Settings(seeds_dir=SEEDS, index_dir=tmp_path_factory.mktemp("seed-index"))
+    return Settings(articles_dir=SEEDS, index_dir=tmp_path_factory.mktemp("seed-index"))
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +101,7 @@ def seed_index(seed_settings, embedder) -> Path:
     from rag.index import open_index
     from rag.ingest import read_corpus
 
-    open_index(read_corpus(seed_settings.seeds_dir), settings=seed_settings, embedder=embedder)
+    open_index(read_corpus(seed_settings.articles_dir), settings=seed_settings, embedder=embedder)
     return seed_settings.index_dir
 
 
@@ -167,6 +167,6 @@ def small_engine(tmp_path, embedder, seed_settings):
     for name in ("acme-exports.txt", "acme-results.md"):
         shutil.copy(ROOT / "tests" / "data" / "articles" / name, folder)
     settings = replace(
-        seed_settings, seeds_dir=folder, index_dir=tmp_path / "index", answerer="rules"
+        seed_settings, articles_dir=folder, index_dir=tmp_path / "index", answerer="rules"
     )
     return Engine(settings, embedder=embedder)

@@ -18,7 +18,7 @@ def run():
 
 @pytest.mark.unit
 def test_ingest_explain_shows_metadata_and_dropped_lines(run, seeds_copy):
-    out = run("ingest", "--explain", "--seeds", str(seeds_copy))
+    out = run("ingest", "--explain", "--articles", str(seeds_copy))
     assert out.exit_code == 0
     assert "date:  2017-07-19" in out.output
     assert "date:  unknown" in out.output
@@ -31,7 +31,7 @@ def test_ingest_explain_shows_metadata_and_dropped_lines(run, seeds_copy):
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["ingest", "--seeds", "/no/such/folder"], "seeds folder not found"),
+        (["ingest", "--articles", "/no/such/folder"], "articles folder not found"),
         (["search", "q", "--k", "0"], "Invalid value for '--k'"),
         (["search", "q", "--chunk-size", "5"], "Invalid value for '--chunk-size'"),
     ],
@@ -45,13 +45,19 @@ def test_user_errors_exit_non_zero_with_one_clear_line(run, args, message):
 
 @pytest.mark.unit
 def test_empty_corpus_is_an_error(run, tmp_path):
-    out = run("index", "--seeds", str(tmp_path), "--index-dir", str(tmp_path / "i"))
+    out = run("index", "--articles", str(tmp_path), "--index-dir", str(tmp_path / "i"))
     assert out.exit_code == 1 and "no readable articles" in out.output
 
 
 def test_no_rebuild_stops_with_a_message_when_there_is_no_index(run, tmp_path, seeds_copy):
     out = run(
-        "search", "xiaomi", "--seeds", str(seeds_copy), "--index-dir", str(tmp_path), "--no-rebuild"
+        "search",
+        "xiaomi",
+        "--articles",
+        str(seeds_copy),
+        "--index-dir",
+        str(tmp_path),
+        "--no-rebuild",
     )
     assert out.exit_code == 1
     assert "no index" in out.output and "rag index" in out.output
@@ -59,9 +65,9 @@ def test_no_rebuild_stops_with_a_message_when_there_is_no_index(run, tmp_path, s
 
 def test_index_twice_then_search_json(run, seeds_copy, tmp_path):
     index_dir = str(tmp_path / "index")
-    first = run("index", "--seeds", str(seeds_copy), "--index-dir", index_dir)
+    first = run("index", "--articles", str(seeds_copy), "--index-dir", index_dir)
     assert first.exit_code == 0 and "embedded 5" in first.output
-    second = run("index", "--seeds", str(seeds_copy), "--index-dir", index_dir)
+    second = run("index", "--articles", str(seeds_copy), "--index-dir", index_dir)
     assert "nothing embedded" in second.output
     out = run(
         "search",
@@ -69,7 +75,7 @@ def test_index_twice_then_search_json(run, seeds_copy, tmp_path):
         "--json",
         "--k",
         "2",
-        "--seeds",
+        "--articles",
         str(seeds_copy),
         "--index-dir",
         index_dir,
@@ -164,9 +170,13 @@ def test_an_index_dir_that_is_a_file_is_one_clear_error(run, no_engine, tmp_path
 def test_skipped_files_are_reported_by_the_build_not_by_every_ask(run, tmp_path, seeds_copy):
     (seeds_copy / "photo.txt").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(64))
     index = str(tmp_path / "index")
-    first = run("ask", "Who is Xiaomi's founder?", "--seeds", str(seeds_copy), "--index-dir", index)
+    first = run(
+        "ask", "Who is Xiaomi's founder?", "--articles", str(seeds_copy), "--index-dir", index
+    )
     assert first.exit_code == 0 and "skipped photo.txt: a PNG image" in first.output
-    again = run("ask", "Who is Xiaomi's founder?", "--seeds", str(seeds_copy), "--index-dir", index)
+    again = run(
+        "ask", "Who is Xiaomi's founder?", "--articles", str(seeds_copy), "--index-dir", index
+    )
     assert again.exit_code == 0 and "skipped" not in again.output
 
 

@@ -10,7 +10,7 @@ from rag.nlp import EntityFinder, analyse, analyse_many, load_pipeline
 
 @pytest.fixture(scope="module")
 def seed_articles(seed_settings):
-    return read_corpus(seed_settings.seeds_dir).articles
+    return read_corpus(seed_settings.articles_dir).articles
 
 
 def test_batched_analysis_matches_one_article_at_a_time(seed_articles):

@@ -10,14 +10,25 @@ pytestmark = pytest.mark.unit
 
 def test_precedence_defaults_config_env_flags(tmp_path: Path):
     config = tmp_path / "rag.toml"
-    config.write_text('[rag]\nchunk_size = 100\nk = 7\nseeds_dir = "articles"\n')
+    config.write_text('[rag]\nchunk_size = 100\nk = 7\narticles_dir = "articles"\n')
     settings = load_settings(config_file=config, environ={})
-    assert (settings.chunk_size, settings.k, settings.seeds_dir) == (100, 7, Path("articles"))
+    assert (settings.chunk_size, settings.k, settings.articles_dir) == (100, 7, Path("articles"))
     settings = load_settings(config_file=config, environ={"RAG_K": "9"})
     assert settings.k == 9 and settings.chunk_size == 100
     settings = settings.with_overrides(k=3, chunk_size=None)
     assert settings.k == 3 and settings.chunk_size == 100
     assert load_settings(config_file=None, environ={"RAG_CONFIG": str(config)}).k == 7
+
+
+def test_the_articles_folder_is_also_read_under_its_earlier_name(tmp_path: Path):
+    config = tmp_path / "rag.toml"
+    config.write_text('[rag]\nseeds_dir = "old"\n')
+    assert load_settings(config_file=config, environ={}).articles_dir == Path("old")
+    assert load_settings(config_file=config, environ={"RAG_SEEDS_DIR": "env"}).articles_dir == (
+        Path("env")
+    )
+    both = {"RAG_SEEDS_DIR": "earlier", "RAG_ARTICLES_DIR": "current"}
+    assert load_settings(config_file=config, environ=both).articles_dir == Path("current")
 
 
 @pytest.mark.parametrize("named_by", ["argument", "environment"])
@@ -131,7 +142,7 @@ def test_only_the_seed_folder_is_branded(tmp_path):
     seeds = Settings()
     assert "Xiaomi" in seeds.corpus_title()
     assert all("Xiaomi" in e for e in seeds.corpus_examples(["ignored"]))
-    other = Settings(seeds_dir=tmp_path)
+    other = Settings(articles_dir=tmp_path)
     assert other.corpus_title() == "Ask the articles"
     headlines = ["Bridge opens", "Bridge opens", "Mayor re-elected", "", "Rain", "Snow", "Fog"]
     assert other.corpus_examples(headlines) == ["Bridge opens", "Mayor re-elected", "Rain", "Snow"]

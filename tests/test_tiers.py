@@ -29,7 +29,7 @@ def test_a_unit_test_may_not_load_a_model_build_an_index_or_use_their_fixtures(p
             rag.nlp.load_pipeline()
 
         def test_builds_an_index(tmp_path):
-            settings = Settings(seeds_dir=tmp_path, index_dir=tmp_path / "index")
+            settings = Settings(articles_dir=tmp_path, index_dir=tmp_path / "index")
             open_index(None, settings=settings, embedder=None)
 
         def test_uses_the_engine(engine):

@@ -50,7 +50,7 @@ def test_adding_an_article_updates_the_index_at_once(small_engine):
     ],
 )
 def test_refused_uploads_write_nothing(small_engine, name, data, why):
-    folder = small_engine.settings.seeds_dir
+    folder = small_engine.settings.articles_dir
     before, index = folder_state(folder), small_engine.index
     report = ArticleFolder(small_engine.settings).add(
         [(name, data)], replace=False, refresh=small_engine.refresh
@@ -65,11 +65,11 @@ def test_replacing_needs_consent(small_engine):
     new = b"Acme begins exporting phones to Nepal\\nAcme shipped 5,000 phones to Nepal in May."
     report = folder.add([("acme-exports.txt", new)], replace=True, refresh=small_engine.refresh)
     assert report.replaced == ["acme-exports.txt"]
-    assert (small_engine.settings.seeds_dir / "acme-exports.txt").read_bytes() == new
+    assert (small_engine.settings.articles_dir / "acme-exports.txt").read_bytes() == new
 
 
 def test_a_failed_build_puts_everything_back(small_engine):
-    folder = small_engine.settings.seeds_dir
+    folder = small_engine.settings.articles_dir
     before, index = folder_state(folder), small_engine.index
 
     def failing_refresh():
@@ -108,7 +108,7 @@ def test_removing_an_article(small_engine):
     # The last article cannot go: an empty folder has nothing to index.
     with pytest.raises(RagError):
         folder.remove("acme-exports.txt", refresh=small_engine.refresh)
-    assert (small_engine.settings.seeds_dir / "acme-exports.txt").exists()
+    assert (small_engine.settings.articles_dir / "acme-exports.txt").exists()
 
 
 @pytest.mark.unit
@@ -121,7 +121,7 @@ def test_two_uploads_at_once_never_pass_the_cap_together(tmp_path):
 
     folder = tmp_path / "articles"
     folder.mkdir()
-    settings = Settings(seeds_dir=folder, index_dir=tmp_path / "index", upload_cap=1)
+    settings = Settings(articles_dir=folder, index_dir=tmp_path / "index", upload_cap=1)
     article = b"Acme opens a shop\n\nAcme opened its first shop in Pune on Monday, it said.\n"
 
     def slow_refresh() -> BuildReport:

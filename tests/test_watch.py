@@ -62,7 +62,7 @@ def test_watch_calls_back_once_the_folder_settles(tmp_path):
 
 
 def test_refresh_adds_and_removes_articles_in_place(small_engine):
-    folder = small_engine.settings.seeds_dir
+    folder = small_engine.settings.articles_dir
     assert set(small_engine.index.articles) == {"acme-exports.txt", "acme-results.md"}
     assert not small_engine.refresh().wrote  # nothing changed, nothing built
     old_index = small_engine.index

@@ -114,7 +114,7 @@ class ChatApp(ArticlesView):
 
         thread = threading.Thread(
             target=watch_corpus,
-            args=(self.engine.settings.seeds_dir, self.refresh_index),
+            args=(self.engine.settings.articles_dir, self.refresh_index),
             kwargs={"stop": stop},
             name="rag-watch",
             daemon=True,

@@ -291,7 +291,7 @@ def _manifest(corpus, doc_sentences, chunks, settings, embedder) -> dict:
         per_doc_chunks[chunk.doc_id] = per_doc_chunks.get(chunk.doc_id, 0) + 1
     return {
         **expected_config(settings, embedder),
-        "articles_folder": str(settings.seeds_dir.resolve()),
+        "articles_folder": str(settings.articles_dir.resolve()),
         "model_details": {"max_tokens": embedder.max_tokens, "dimension": embedder.dimension},
         "dense_index": (
             "IndexFlatIP (exact inner product over normalised vectors)"

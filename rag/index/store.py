@@ -155,7 +155,7 @@ def _usable_index(
     if problem := incompatibility(previous.manifest, settings, embedder):
         return None, f"index in {settings.index_dir} is outdated: {problem}"
     built_from = previous.manifest.get("articles_folder")
-    folder = str(settings.seeds_dir.resolve())
+    folder = str(settings.articles_dir.resolve())
     if built_from and built_from != folder:
         # Not "4 documents changed": another folder's index is being replaced.
         return previous, (

@@ -199,7 +199,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         squad.write_corpus(articles, Path(scratch) / "articles")
         settings = Settings(
-            seeds_dir=Path(scratch) / "articles",
+            articles_dir=Path(scratch) / "articles",
             index_dir=Path(scratch) / "index",
             reader_dir=args.model,
         )

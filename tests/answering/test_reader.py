@@ -173,7 +173,7 @@ def test_windows_are_the_ones_the_transformers_tokenizer_makes(seed_settings):
     card = ReaderCard.load(DEFAULT_DIR)
     ours = WindowTokenizer(DEFAULT_DIR, card.max_length, card.stride)
     theirs = AutoTokenizer.from_pretrained(DEFAULT_DIR)
-    bodies = [a.body for a in read_corpus(seed_settings.seeds_dir).articles]
+    bodies = [a.body for a in read_corpus(seed_settings.articles_dir).articles]
     # Whole articles: most are longer than one window, so the stride shows.
     for question in ["Who is Xiaomi's founder?", "How many stores — 1,000 or 2,000?"]:
         windows = ours.windows(question, bodies)

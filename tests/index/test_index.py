@@ -30,7 +30,7 @@ from rag.settings import Settings
 
 @pytest.fixture
 def settings(seeds_copy, tmp_path) -> Settings:
-    return Settings(seeds_dir=seeds_copy, index_dir=tmp_path / "index")
+    return Settings(articles_dir=seeds_copy, index_dir=tmp_path / "index")
 
 
 @pytest.fixture
@@ -42,7 +42,7 @@ def built(seed_index, settings) -> Settings:
 
 def build(settings, embedder, **kwargs):
     return open_index(
-        read_corpus(settings.seeds_dir), settings=settings, embedder=embedder, **kwargs
+        read_corpus(settings.articles_dir), settings=settings, embedder=embedder, **kwargs
     )
 
 
@@ -53,7 +53,7 @@ def test_manifest_records_what_built_the_index(settings, embedder):
     assert manifest["model"]["weights_sha256"] == embedder.weights_sha256
     assert manifest["chunking"]["chunk_size"] == settings.chunk_size
     assert manifest["counts"]["chunks"] == len(index.chunks) == report.chunks
-    assert set(manifest["documents"]) == {p.name for p in settings.seeds_dir.iterdir()}
+    assert set(manifest["documents"]) == {p.name for p in settings.articles_dir.iterdir()}
     assert all(len(d["content_hash"]) == 16 for d in manifest["documents"].values())
     assert "created_at" in manifest
 
@@ -65,7 +65,7 @@ def test_incremental_rebuild(settings, embedder):
     assert not second.wrote and second.embedded == []
     assert "nothing embedded" in second.summary()
 
-    seeds = settings.seeds_dir
+    seeds = settings.articles_dir
     changed = seeds / "002_38dd1345af9d5afe.txt"
     changed.write_text(
         changed.read_text(encoding="utf-8") + "\nXiaomi opened a lab in Pune.\n", encoding="utf-8"
@@ -97,7 +97,10 @@ def test_failed_build_leaves_previous_index_loadable(settings, embedder):
 
     with pytest.raises(RuntimeError):
         build_index(
-            read_corpus(settings.seeds_dir), settings=settings, embedder=embedder, before_swap=crash
+            read_corpus(settings.articles_dir),
+            settings=settings,
+            embedder=embedder,
+            before_swap=crash,
         )
     again = load_index(settings.index_dir)
     assert (again.manifest["created_at"], len(again.chunks)) == before
@@ -114,9 +117,9 @@ from rag.index import build_index
 from rag.ingest import read_corpus
 from rag.embedding import Embedder
 from rag.settings import Settings
-settings = Settings(seeds_dir=Path({str(settings.seeds_dir)!r}),
+settings = Settings(articles_dir=Path({str(settings.articles_dir)!r}),
                     index_dir=Path({str(settings.index_dir)!r}))
-build_index(read_corpus(settings.seeds_dir), settings=settings, embedder=Embedder(),
+build_index(read_corpus(settings.articles_dir), settings=settings, embedder=Embedder(),
             before_swap=lambda folder: os.kill(os.getpid(), signal.SIGKILL))
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=300)
@@ -256,7 +259,7 @@ def test_stale_temporary_builds_are_removed_when_a_build_starts(built, embedder)
     os.symlink("builds/.tmp-killed-build", built.index_dir / ".current-killed-build")
     # Nothing changed, so this build writes nothing, yet it cleans first.
     report = build_index(
-        read_corpus(built.seeds_dir),
+        read_corpus(built.articles_dir),
         settings=built,
         embedder=embedder,
         previous=load_index(built.index_dir),
@@ -276,10 +279,10 @@ def wait_for(condition, seconds: float = 120.0) -> bool:
 
 
 def test_a_second_build_waits_for_the_first_and_leaves_its_folder_alone(built, embedder):
-    (built.seeds_dir / "new.txt").write_text(
+    (built.articles_dir / "new.txt").write_text(
         "Xiaomi opened a service centre in Shillong in 2021.", encoding="utf-8"
     )
-    corpus = read_corpus(built.seeds_dir)
+    corpus = read_corpus(built.articles_dir)
     first_at_swap, release = threading.Event(), threading.Event()
     tmp_folders: list[Path] = []
 

@@ -134,13 +134,13 @@ def test_every_damaged_file_is_reported_or_rebuilt(
     pristine_dir, files, expected = pristine
     assert {"chunks.faiss", "chunks.jsonl", "bm25/vocab.index.json"} <= set(files)
     monkeypatch.setattr("rag.engine.Embedder", lambda: fast_embedder)  # `rag ask` reuses it
-    seeds = seed_settings.seeds_dir
+    seeds = seed_settings.articles_dir
     corpus = read_corpus(seeds)
     for number, name in enumerate(name for name in files if applies(damage, name)):
         with subtests.test(file=name):
             index_dir = tmp_path / str(number)
             path = damaged_copy(pristine_dir, index_dir, name, damage)
-            settings = Settings(seeds_dir=seeds, index_dir=index_dir)
+            settings = Settings(articles_dir=seeds, index_dir=index_dir)
 
             # `rag ask --no-rebuild`: one Error line naming the file, a non-zero exit.
             out = CliRunner().invoke(
@@ -165,7 +165,7 @@ def test_a_rebuilt_index_gives_the_same_answer(engine, seed_index, fast_embedder
     """End to end, as a user sees it: `rag ask --json` on a damaged and a sound index."""
     reference = engine.ask(QUESTION).to_json()
     damaged_copy(seed_index, tmp_path / "index", "chunks.faiss", "overwritten")
-    settings = Settings(seeds_dir=engine.settings.seeds_dir, index_dir=tmp_path / "index")
+    settings = Settings(articles_dir=engine.settings.articles_dir, index_dir=tmp_path / "index")
     messages: list[str] = []
     rebuilt = type(engine)(settings, embedder=fast_embedder, say=messages.append)
     assert rebuilt.build_report.wrote and "chunks.faiss is damaged" in messages[0]

@@ -42,9 +42,9 @@ def private_engine(engine, tmp_path_factory):
     from rag.engine import Engine
 
     root = tmp_path_factory.mktemp("private-seeds")
-    shutil.copytree(engine.settings.seeds_dir, root / "seeds")
+    shutil.copytree(engine.settings.articles_dir, root / "seeds")
     shutil.copytree(engine.settings.index_dir, root / "index", symlinks=True)
-    settings = replace(engine.settings, seeds_dir=root / "seeds", index_dir=root / "index")
+    settings = replace(engine.settings, articles_dir=root / "seeds", index_dir=root / "index")
     return Engine(settings, embedder=engine.embedder)
 
 

@@ -91,7 +91,7 @@ def built(corpus, tmp_path_factory):
     """``rag index`` over the corpus: (its output, the settings it used)."""
     index_dir = tmp_path_factory.mktemp("their-index")
     out = CliRunner().invoke(cli, ["index", "--seeds", str(corpus), "--index-dir", str(index_dir)])
-    settings = replace(Settings(), seeds_dir=corpus, index_dir=index_dir)
+    settings = replace(Settings(), articles_dir=corpus, index_dir=index_dir)
     return out, settings
 
 

@@ -241,11 +241,11 @@ def test_a_path_on_this_machine_is_never_read_as_an_upload(private_engine, tmp_p
     assert result["added"] == [] and result["refused"][0]["file"] == "secret.txt"
     assert result["refused"][0]["why"].startswith("not a file sent to this server")
     assert set(private_engine.index.articles) == before
-    assert not (private_engine.settings.seeds_dir / "secret.txt").exists()
+    assert not (private_engine.settings.articles_dir / "secret.txt").exists()
 
 
 def test_only_an_indexed_article_can_be_removed(private_engine, tmp_path):
-    stray = private_engine.settings.seeds_dir / "notes.bin"
+    stray = private_engine.settings.articles_dir / "notes.bin"
     stray.write_bytes(b"\x00\x01 not an article")
     try:
         app = ChatApp(private_engine, feedback_path=tmp_path / "f.jsonl")

@@ -245,7 +245,7 @@ def test_the_watcher_reports_index_updates(small_engine):
     app = ChatApp(small_engine, feedback_path=small_engine.settings.index_dir / "f.jsonl")
     assert app.notice_html() == ""
     articles = Path(__file__).resolve().parents[1] / "data" / "articles"
-    shutil.copy(articles / "acme-factory.pdf", small_engine.settings.seeds_dir)
+    shutil.copy(articles / "acme-factory.pdf", small_engine.settings.articles_dir)
     notice = app.refresh_index()
     assert notice.startswith("index updated: +1 article · 3 articles")
     assert "index updated" in app.notice_html()
@@ -267,7 +267,7 @@ def test_the_page_names_the_corpus_it_serves(tmp_path, embedder):
         "Mayor re-elected for a second term in city vote\n\ndate 2024-06-01\n\n"
         "The mayor won a second term on Sunday.\n"
     )
-    engine = Engine(Settings(seeds_dir=folder, index_dir=tmp_path / "index"), embedder=embedder)
+    engine = Engine(Settings(articles_dir=folder, index_dir=tmp_path / "index"), embedder=embedder)
     app = ChatApp(engine, feedback_path=tmp_path / "feedback.jsonl")
     header = app.header_markdown()
     assert "Xiaomi" not in header and "Ask the articles" in header
@@ -317,7 +317,7 @@ def test_a_reindex_says_how_far_it_has_got(small_engine):
     assert app.status_html() == ""
     articles = Path(__file__).resolve().parents[1] / "data" / "articles"
     for name in ("acme-factory.pdf", "acme-rural-stores.html"):
-        shutil.copy(articles / name, small_engine.settings.seeds_dir)
+        shutil.copy(articles / name, small_engine.settings.articles_dir)
     seen = []
     small_engine.refresh(progress=lambda done, total: seen.append(app.status_text()))
     assert seen == [

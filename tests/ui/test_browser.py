@@ -302,8 +302,8 @@ def served_private(engine, tmp_path_factory):
     from ui.server import launch
 
     root = tmp_path_factory.mktemp("private")
-    shutil.copytree(engine.settings.seeds_dir, root / "seeds")
-    settings = replace(engine.settings, seeds_dir=root / "seeds", index_dir=root / "index")
+    shutil.copytree(engine.settings.articles_dir, root / "seeds")
+    settings = replace(engine.settings, articles_dir=root / "seeds", index_dir=root / "index")
     private = Engine(settings, embedder=engine.embedder)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -322,7 +322,7 @@ def served_private(engine, tmp_path_factory):
 
 
 def corpus_files(engine) -> dict[str, bytes]:
-    folder = engine.settings.seeds_dir
+    folder = engine.settings.articles_dir
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
 
 
@@ -358,7 +358,7 @@ def test_articles_are_added_refused_watched_and_removed(browser, served_private,
         )
         page.wait_for_timeout(1500)
         assert corpus_files(engine) == before
-        assert not (engine.settings.seeds_dir.parent / "x.txt").exists()
+        assert not (engine.settings.articles_dir.parent / "x.txt").exists()
 
         # A PDF added through the window is listed and read by the next question.
         name = f"factory-{viewport}.pdf"
@@ -371,7 +371,7 @@ def test_articles_are_added_refused_watched_and_removed(browser, served_private,
 
         # A file dropped into the folder is picked up by the watcher, and the page says so.
         dropped = f"exports-{viewport}.txt"
-        shutil.copy(ARTICLES / "acme-exports.txt", engine.settings.seeds_dir / dropped)
+        shutil.copy(ARTICLES / "acme-exports.txt", engine.settings.articles_dir / dropped)
         page.locator("#rag-index-notice").filter(has_text="index updated: +1 article").wait_for(
             timeout=30_000
         )
@@ -383,7 +383,7 @@ def test_articles_are_added_refused_watched_and_removed(browser, served_private,
         page.locator("#rag-remove").click()
         assert name in article_status(page, f"removed {name}")
         assert name not in engine.index.articles
-        assert not (engine.settings.seeds_dir / name).exists()
+        assert not (engine.settings.articles_dir / name).exists()
     finally:
         page.context.close()
 
