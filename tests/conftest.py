@@ -83,6 +83,20 @@ def pytest_runtest_teardown(item):
 
 
 @pytest.fixture(scope="session")
+def reader_script():
+    """Import a module of scripts/reader/ by name: training code lives outside the package."""
+    import importlib
+    import sys
+
+    folder = str(ROOT / "scripts" / "reader")
+    sys.path.insert(0, folder)
+    try:
+        yield importlib.import_module
+    finally:
+        sys.path.remove(folder)
+
+
+@pytest.fixture(scope="session")
 def embedder() -> Embedder:
     return Embedder()
 

@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 pytestmark = pytest.mark.unit
 
-READER_SCRIPTS = Path(__file__).resolve().parent.parent / "scripts" / "reader"
-
 
 @pytest.fixture(scope="module")
-def distill():
-    sys.path.insert(0, str(READER_SCRIPTS))
-    try:
-        import distill
-
-        yield distill
-    finally:
-        sys.path.remove(str(READER_SCRIPTS))
+def distill(reader_script):
+    return reader_script("distill")
 
 
 def test_tokens_that_line_up_take_the_teachers_logits(distill):

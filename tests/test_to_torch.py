@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-READER_SCRIPTS = ROOT / "scripts" / "reader"
 
 
 @pytest.fixture(scope="module")
-def to_torch():
-    sys.path.insert(0, str(READER_SCRIPTS))
-    try:
-        import to_torch
-
-        yield to_torch
-    finally:
-        sys.path.remove(str(READER_SCRIPTS))
+def to_torch(reader_script):
+    return reader_script("to_torch")
 
 
 def test_the_shipped_reader_comes_back_with_the_same_logits(to_torch, tmp_path):
