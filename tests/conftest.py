@@ -175,12 +175,11 @@ def tiny_reader_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def small_engine(tmp_path, embedder, seed_settings):
-    """An engine over a private folder of two small articles (tests/data/articles)."""
+    """An engine over a private folder of two small articles (tests/data/articles), answered
+    by the default reader."""
     folder = tmp_path / "articles"
     folder.mkdir()
     for name in ("acme-exports.txt", "acme-results.md"):
         shutil.copy(ROOT / "tests" / "data" / "articles" / name, folder)
-    settings = replace(
-        seed_settings, articles_dir=folder, index_dir=tmp_path / "index", answerer="rules"
-    )
+    settings = replace(seed_settings, articles_dir=folder, index_dir=tmp_path / "index")
     return Engine(settings, embedder=embedder)
