@@ -8,7 +8,7 @@ from collections.abc import Callable
 from .answering import Answerer
 from .embedding import Embedder
 from .evidence import EvidenceIndex
-from .index import BuildReport, Index, Progress, open_index
+from .index import BuildReport, Index, Progress, current_index, known_articles, open_index
 from .pipeline import AskResult, ask
 from .question import normalise_question
 from .question.language import LanguageCheck
@@ -40,7 +40,9 @@ class Engine:
         self.answerer: Answerer | None = None
         self.embedder = embedder or Embedder()
         self.embedder.encode(["warm-up"])  # load the model now, not on the first question
-        corpus = settings.read_corpus()
+        # Loaded once: unchanged files are not read again, and the index not twice.
+        loaded = None if rebuild else current_index(settings)
+        corpus = settings.read_corpus(known_articles(loaded, settings, self.embedder))
         index, report = open_index(
             corpus,
             settings=settings,
@@ -49,6 +51,7 @@ class Engine:
             allow_rebuild=allow_rebuild,
             show_progress=show_progress,
             say=say,
+            loaded=loaded,
         )
         if report.wrote:  # the build that found them says so; later loads are quiet
             for skipped in corpus.skipped:
@@ -114,7 +117,7 @@ class Engine:
                 self.progress = None
 
     def _refresh(self, say: Callable[[str], None], progress: Progress) -> BuildReport:
-        corpus = self.settings.read_corpus()
+        corpus = self.settings.read_corpus(known_articles(self.index, self.settings, self.embedder))
         index, report = open_index(
             corpus, settings=self.settings, embedder=self.embedder, say=say, progress=progress
         )

@@ -1,9 +1,10 @@
 """Sentence-level evidence: every sentence's terms, vector and context, scored against a question.
 
-Built once per loaded index (no spaCy, no model calls). Sentence vectors are not in the
-index: a build embeds each article once, for its chunks, and a sentence's vector is made
-the first time an answerer reads it (``SentenceVectors``), exactly as it was once made at
-build time, and kept.
+Built once per loaded index from the statistics the build stored with it (no spaCy, no
+model calls, no pass over every sentence); a sentence's terms are worked out when first
+read. Sentence vectors are not in the index: a build embeds each article once, for its
+chunks, and a sentence's vector is made the first time an answerer reads it
+(``SentenceVectors``), exactly as it was once made at build time, and kept.
 """
 
 from __future__ import annotations
@@ -11,18 +12,17 @@ from __future__ import annotations
 import math
 import re
 import threading
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
 
 from .chunking import Chunk, embedding_text
-from .dates import implied_years
+from .corpus_stats import sentence_terms
 from .embedding import Embedder
 from .index import Index
 from .nlp import EntityFinder, Sentence
 from .question import AnalysedQuestion
-from .terms import STOP_WORDS, countries, initialisms, stem, terms, without_rank_positions, words
+from .terms import initialisms, without_rank_positions
 
 # A term found only in the previous sentence or among the article's topic terms counts half.
 CONTEXT_WEIGHT = 0.5
@@ -73,55 +73,52 @@ class SentenceVectors:
 
 
 class EvidenceIndex:
+    """The index's sentences as evidence: scored against a question, their terms weighed by
+    the corpus statistics the build stored (``index.stats``, rag/corpus_stats.py)."""
+
     def __init__(self, index: Index, embedder: Embedder) -> None:
         self.index = index
         self.vectors = SentenceVectors(index, embedder)
         # Named entities, for the rules answerer only: found when it first reads a paragraph.
         self.entities = EntityFinder({d: a.body for d, a in index.articles.items()})
-        # A sentence's terms include the years it names relatively ("last year" in a 2023
-        # article is 2022), so a question about 2022 is not vetoed for want of the digits.
-        self.sentence_terms: dict[str, list[frozenset[str]]] = {
-            doc_id: [
-                frozenset(terms(s.text))
-                | frozenset(terms(" ".join(s.lemmas)))
-                | countries(s.text)
-                | implied_years(s.text, index.articles[doc_id].date)
-                for s in sentences
-            ]
-            for doc_id, sentences in index.sentences.items()
+        stats = index.stats
+        self.sentence_count = stats.sentence_count
+        self.idf = {
+            t: math.log(1 + self.sentence_count / n) for t, n in stats.document_frequency.items()
         }
-        # Initialisms each sentence writes or spells out: "MD", "Chief Executive Officer".
-        self.sentence_initialisms: dict[str, list[frozenset[str]]] = {
-            doc_id: [_initialisms_written(s.text) for s in sentences]
-            for doc_id, sentences in index.sentences.items()
-        }
-        frequency: Counter[str] = Counter(
-            t for per_doc in self.sentence_terms.values() for st in per_doc for t in st
-        )
-        self.sentence_count = sum(len(s) for s in index.sentences.values())
-        self.idf = {t: math.log(1 + self.sentence_count / n) for t, n in frequency.items()}
         self.unseen_idf = math.log(1 + self.sentence_count)
-        self.proper_nouns = _proper_nouns(index)
-        self.vocabulary = frozenset(
-            w for sentences in index.sentences.values() for s in sentences for w in words(s.text)
-        )
+        self.proper_nouns = stats.proper_nouns
+        self.vocabulary = stats.vocabulary
         # Words in more than a fifth of all sentences: too common to be an answer.
         self.common_terms = frozenset(
-            t for t, n in frequency.items() if n > COMMON_SHARE * self.sentence_count
+            t for t, n in stats.document_frequency.items() if n > COMMON_SHARE * self.sentence_count
         )
-        # What an article is about: its title, and the names it keeps repeating.
-        self.topic_terms: dict[str, frozenset[str]] = {}
-        for doc_id, per_sentence in self.sentence_terms.items():
-            counts = Counter(t for st in per_sentence for t in st)
-            repeated = {t for t, n in counts.items() if n >= 3 and t in self.proper_nouns}
-            # The article's own year covers "in 2017" for every sentence of a 2017 article.
-            year = {index.articles[doc_id].date[:4]} if index.articles[doc_id].date else set()
-            self.topic_terms[doc_id] = (
-                frozenset(terms(index.articles[doc_id].title))
-                | countries(index.articles[doc_id].title)
-                | repeated
-                | year
-            )
+        self.topic_terms = stats.topic_terms
+        # Each article's sentences' terms and initialisms, worked out when first read.
+        self._terms: dict[str, list[frozenset[str]]] = {}
+        self._initialisms: dict[str, list[frozenset[str]]] = {}
+        self._lock = threading.Lock()
+
+    def sentence_terms(self, doc_id: str) -> list[frozenset[str]]:
+        """The terms of each sentence of article ``doc_id`` (rag/corpus_stats.py)."""
+        with self._lock:
+            known = self._terms.get(doc_id)
+        if known is None:
+            date = self.index.articles[doc_id].date
+            known = [sentence_terms(s, date) for s in self.index.sentences[doc_id]]
+            with self._lock:
+                self._terms[doc_id] = known
+        return known
+
+    def sentence_initialisms(self, doc_id: str) -> list[frozenset[str]]:
+        """Initialisms each sentence writes or spells out: "MD", "Chief Executive Officer"."""
+        with self._lock:
+            known = self._initialisms.get(doc_id)
+        if known is None:
+            known = [_initialisms_written(s.text) for s in self.index.sentences[doc_id]]
+            with self._lock:
+                self._initialisms[doc_id] = known
+        return known
 
     def weight(self, term: str) -> float:
         return self.idf.get(term, self.unseen_idf)
@@ -152,18 +149,20 @@ class EvidenceIndex:
             rows = range(chunk.first_sentence, chunk.last_sentence + 1)
             vectors = self.vectors.of(doc_id, rows) if similarity else {}
             topic = self.topic_terms[doc_id]
+            doc_terms = self.sentence_terms(doc_id)
+            doc_initialisms = self.sentence_initialisms(doc_id)
             for i in range(chunk.first_sentence, chunk.last_sentence + 1):
                 if (doc_id, i) in seen:
                     continue
                 seen.add((doc_id, i))
-                own = self.sentence_terms[doc_id][i]
+                own = doc_terms[i]
                 # "MD" in the sentence stands for the question's "managing director".
-                written = self.sentence_initialisms[doc_id][i]
+                written = doc_initialisms[i]
                 spelled = {
                     t for short, full in question.initialisms if short in written for t in full
                 }
                 own = own | spelled if spelled else own
-                previous = self.sentence_terms[doc_id][i - 1] if i > 0 else frozenset()
+                previous = doc_terms[i - 1] if i > 0 else frozenset()
                 gained, missing = 0.0, []
                 for term in question.terms:
                     if term.stem in own:
@@ -254,23 +253,6 @@ def joined_with_previous(index: Index, chunk: Chunk, sentence: Sentence) -> Sent
         previous.entities + sentence.entities,
         previous.lemmas + sentence.lemmas,
     )
-
-
-def _proper_nouns(index: Index) -> frozenset[str]:
-    """Stems of words the articles (nearly) always write capitalised mid-sentence."""
-    capitalised: Counter[str] = Counter()
-    occurrences: Counter[str] = Counter()
-    for sentences in index.sentences.values():
-        for sentence in sentences:
-            for position, match in enumerate(re.finditer(r"[A-Za-z][\w'’]*", sentence.text)):
-                for word in words(match.group(0)):
-                    if word in STOP_WORDS:
-                        continue
-                    # Counted per stem: "Bank of China" does not make "banking" a name.
-                    occurrences[stem(word)] += 1
-                    if position > 0 and match.group(0)[:1].isupper():
-                        capitalised[stem(word)] += 1
-    return frozenset(s for s, n in occurrences.items() if capitalised[s] >= 0.7 * n)
 
 
 _ORDINAL = re.compile(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import RagError
-from .ingest import MAX_FILE_MB, MAX_TEXT_CHARS, Corpus, read_corpus
+from .ingest import MAX_FILE_MB, MAX_TEXT_CHARS, Corpus, KnownArticles, read_corpus
 from .question.checks import MAX_QUESTION_CHARS
 
 CONFIG_FILE_NAME = "rag.toml"
@@ -129,10 +129,14 @@ class Settings:
             return list(SEED_EXAMPLES)
         return list(dict.fromkeys(h for h in headlines if h.strip()))[:limit]
 
-    def read_corpus(self) -> Corpus:
-        """The articles folder, read with these settings' caps."""
+    def read_corpus(self, known: KnownArticles | None = None) -> Corpus:
+        """The articles folder, read with these settings' caps (``known``: articles read
+        before, reused while their files are unchanged)."""
         return read_corpus(
-            self.articles_dir, max_file_mb=self.max_file_mb, max_text_chars=self.max_text_chars
+            self.articles_dir,
+            max_file_mb=self.max_file_mb,
+            max_text_chars=self.max_text_chars,
+            known=known,
         )
 
     def with_overrides(self, **overrides: Any) -> Settings:

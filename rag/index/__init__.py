@@ -37,7 +37,7 @@ from .layout import (
     IndexUnusable,
     Progress,
 )
-from .store import load_index, open_index
+from .store import current_index, known_articles, load_index, open_index
 from .verify import build_files, check_index_dir, file_checksum, verify_build
 
 __all__ = [
@@ -55,7 +55,9 @@ __all__ = [
     "build_index",
     "build_lock",
     "check_index_dir",
+    "current_index",
     "file_checksum",
+    "known_articles",
     "load_index",
     "open_index",
     "remove_old_builds",

@@ -20,6 +20,7 @@ import numpy as np
 from filelock import FileLock, Timeout
 
 from ..chunking import Chunk, chunk_article
+from ..corpus_stats import STATS_FILE, CorpusStats, corpus_stats
 from ..embedding import Embedder, SpanRequest, encode_spans
 from ..errors import RagError
 from ..ingest import Article, Corpus
@@ -163,6 +164,9 @@ def _build_locked(
         previous is not None
         and not report.removed
         and all(old_hashes.get(a.doc_id) == a.content_hash for a in corpus.articles)
+        # The same articles from another folder still make a new manifest that names it
+        # (else every start would find "built from A, not B" again).
+        and previous.manifest.get("articles_folder") == str(settings.articles_dir.resolve())
     ):
         report.documents, report.chunks = len(previous.articles), len(previous.chunks)
         report.sentences = sum(len(s) for s in previous.sentences.values())
@@ -230,6 +234,12 @@ def _build_locked(
         corpus=corpus,
         doc_sentences=doc_sentences,
         chunks=all_chunks,
+        stats=corpus_stats(
+            {a.doc_id: a.title for a in corpus.articles},
+            {a.doc_id: a.date for a in corpus.articles},
+            doc_sentences,
+            (c.text for c in all_chunks),
+        ),
         chunk_vectors=np.vstack(chunk_vectors),
         ann_threshold=settings.ann_threshold,
         before_swap=before_swap,
@@ -285,6 +295,12 @@ def _ahead(items: Iterator, size: int) -> Iterator:
         stop.set()
 
 
+def _file_record(file: tuple[int, int] | None) -> dict[str, int]:
+    """An article file's size and time as read (-1: not read from a file)."""
+    size, mtime_ns = file or (-1, -1)
+    return {"bytes": size, "mtime_ns": mtime_ns}
+
+
 def _manifest(corpus, doc_sentences, chunks, settings, embedder) -> dict:
     per_doc_chunks: dict[str, int] = {}
     for chunk in chunks:
@@ -305,6 +321,8 @@ def _manifest(corpus, doc_sentences, chunks, settings, embedder) -> dict:
                 "date": a.date,
                 "chunks": per_doc_chunks.get(a.doc_id, 0),
                 "sentences": len(doc_sentences[a.doc_id]),
+                # The file as read: a later start reuses the article while it is unchanged.
+                "file": _file_record(corpus.files.get(a.doc_id)),
             }
             for a in corpus.articles
         },
@@ -324,6 +342,7 @@ def _write_build(
     corpus: Corpus,
     doc_sentences: dict[str, list[Sentence]],
     chunks: list[Chunk],
+    stats: CorpusStats,
     chunk_vectors: np.ndarray,
     ann_threshold: int,
     before_swap: Callable[[Path], None] | None,
@@ -348,6 +367,7 @@ def _write_build(
         with (tmp / "chunks.jsonl").open("w", encoding="utf-8") as handle:
             for chunk in chunks:
                 handle.write(json.dumps(asdict(chunk), ensure_ascii=False) + "\n")
+        (tmp / STATS_FILE).write_text(json.dumps(stats.to_json(), ensure_ascii=False), "utf-8")
         dense = build_faiss_index(chunk_vectors, ann_threshold=ann_threshold)
         faiss.write_index(dense, str(tmp / "chunks.faiss"))
         bm25 = bm25s.BM25()

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..chunking import ENCODING_NAME, Chunk
+from ..corpus_stats import CorpusStats
 from ..embedding import Embedder
 from ..errors import RagError
 from ..ingest import CLEANING_VERSION, Article, Corpus
@@ -22,7 +23,8 @@ from ..vectorstore import FaissStore
 # 4: the manifest lists every file's checksum; manifest.sha256 beside it
 # 5: sentences without named entities (found when the rules answerer asks, rag/nlp.py)
 #    and without vectors (made when an answerer reads them, rag/evidence.py)
-FORMAT_VERSION = 5
+# 6: the corpus statistics answering needs (evidence.json, rag/corpus_stats.py)
+FORMAT_VERSION = 6
 # Bump when what is embedded changes (e.g. the text a sentence vector is made from).
 # 3: each article's text runs through the model once, in windows of EMBED_WINDOW tokens;
 #    chunk vectors are mean-pooled from those token states.
@@ -57,6 +59,7 @@ class Index:
     chunks: list[Chunk]
     dense: FaissStore  # rows aligned with ``chunks``; the source of any other store's copy
     bm25: object  # bm25s.BM25, documents aligned with ``chunks``
+    stats: CorpusStats  # term frequencies, names, vocabularies (worked out at build time)
 
     def chunk_vectors(self) -> np.ndarray:
         return self.dense.vectors()

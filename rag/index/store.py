@@ -7,8 +7,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..chunking import Chunk
+from ..corpus_stats import STATS_FILE, CorpusStats
 from ..embedding import Embedder
-from ..ingest import Article, Corpus
+from ..ingest import Article, Corpus, KnownArticles
 from ..nlp import Sentence
 from ..settings import Settings
 from ..vectorstore import FaissStore
@@ -75,6 +76,7 @@ def _load_build(index_dir: Path, root: Path) -> Index:
         chunks = [Chunk(**record) for record in _read_jsonl(root / "chunks.jsonl")]
         dense = FaissStore.load(root / "chunks.faiss")
         bm25 = bm25s.BM25.load(str(root / "bm25"), show_progress=False)
+        stats = CorpusStats.from_json(json.loads((root / STATS_FILE).read_text("utf-8")))
     # Every file passed its checksum, so a failure here means the build itself wrote
     # something this version cannot read (or a library changed its format): any
     # exception is "unusable, rebuild", never a traceback (EOFError would even
@@ -88,7 +90,7 @@ def _load_build(index_dir: Path, root: Path) -> Index:
         or counts.get("documents") != len(articles)
     ):
         raise IndexUnusable(f"index in {index_dir} is inconsistent (counts do not match)")
-    return Index(root, manifest, articles, sentences, chunks, dense, bm25)
+    return Index(root, manifest, articles, sentences, chunks, dense, bm25, stats)
 
 
 # -- the one entry point the CLI, API and UI use -------------------------------
@@ -104,18 +106,22 @@ def open_index(
     show_progress: bool = False,
     say: Callable[[str], None] = lambda message: None,
     progress: Progress | None = None,
+    loaded: Index | None = None,
 ) -> tuple[Index, BuildReport]:
     """Load the index for ``corpus``, bringing it up to date when needed.
 
     Returns the index and a build report (``wrote`` is False when it was up to date).
     With ``allow_rebuild=False`` any reason to rebuild is an IndexUnusable error.
     ``progress`` is called as a build embeds the changed articles (``Progress``).
+    ``loaded``: the current index, already loaded (``current_index``), so it is not read twice.
     """
     check_index_dir(settings.index_dir)
     if rebuild:
         previous, reason = None, "rebuild requested"
     else:
-        previous, reason = _usable_index(corpus, settings=settings, embedder=embedder)
+        previous, reason = _usable_index(
+            corpus, settings=settings, embedder=embedder, loaded=loaded
+        )
         if reason is None:
             return previous, _unchanged_report(previous)
     if not allow_rebuild:
@@ -139,8 +145,35 @@ def open_index(
     return load_index(settings.index_dir), report
 
 
+def current_index(settings: Settings) -> Index | None:
+    """The index now in ``settings.index_dir``, or None when there is none that loads."""
+    check_index_dir(settings.index_dir)
+    try:
+        return load_index(settings.index_dir)
+    except IndexUnusable:
+        return None
+
+
+def known_articles(index: Index | None, settings: Settings, embedder: Embedder) -> KnownArticles:
+    """The articles ``index`` holds with their files' size and time when it read them, for
+    ``read_corpus`` to reuse; none unless it was built from this folder with these settings
+    (another cleaning version, say, must read every file again)."""
+    if (
+        index is None
+        or incompatibility(index.manifest, settings, embedder)
+        or index.manifest.get("articles_folder") != str(settings.articles_dir.resolve())
+    ):
+        return {}
+    known = {}
+    for doc_id, record in index.manifest["documents"].items():
+        file = record["file"]
+        if doc_id in index.articles and file["bytes"] >= 0:
+            known[doc_id] = (file["bytes"], file["mtime_ns"], index.articles[doc_id])
+    return known
+
+
 def _usable_index(
-    corpus: Corpus, *, settings: Settings, embedder: Embedder
+    corpus: Corpus, *, settings: Settings, embedder: Embedder, loaded: Index | None = None
 ) -> tuple[Index | None, str | None]:
     """``(index, None)`` when the current index serves ``corpus`` as it is.
 
@@ -149,7 +182,7 @@ def _usable_index(
     missing or built with other settings).
     """
     try:
-        previous = load_index(settings.index_dir)
+        previous = loaded or load_index(settings.index_dir)
     except IndexUnusable as error:
         return None, str(error)
     if problem := incompatibility(previous.manifest, settings, embedder):

@@ -68,6 +68,7 @@ _DOCUMENT_SHAPE = {
     "date": (str, type(None)),
     "chunks": int,
     "sentences": int,
+    "file": {"bytes": int, "mtime_ns": int},
 }
 MANIFEST_SHAPE: dict = {
     "format_version": int,

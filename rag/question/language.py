@@ -59,16 +59,21 @@ def english_words() -> frozenset[str]:
 class LanguageCheck:
     """The articles' own words, and the test of whether a question is in their language."""
 
-    def __init__(self, texts: Iterable[str], *, lexicon: frozenset[str] = frozenset()) -> None:
-        self.vocabulary = frozenset(w for text in texts for w in letter_words(text))
+    def __init__(self, words: frozenset[str], *, lexicon: frozenset[str] = frozenset()) -> None:
+        """``words``: the articles' own (``letter_words`` of their passages and titles)."""
+        self.vocabulary = frozenset(words)
         self._known = self.vocabulary | lexicon | STOP_WORDS | QUESTION_WORDS
         # Bounded: a server sees an endless stream of new words.
         self._near_miss = lru_cache(maxsize=65_536)(self._near_miss_uncached)
 
     @classmethod
+    def from_texts(cls, texts: Iterable[str], *, lexicon: frozenset[str] = frozenset()):
+        return cls(frozenset(w for text in texts for w in letter_words(text)), lexicon=lexicon)
+
+    @classmethod
     def from_index(cls, index) -> LanguageCheck:
-        texts = [chunk.text for chunk in index.chunks] + [c.title for c in index.chunks]
-        return cls(texts, lexicon=english_words())
+        """The check for an index: its passages' and titles' words, which the build stored."""
+        return cls(index.stats.letter_words, lexicon=english_words())
 
     def _near_miss_uncached(self, word: str) -> bool:
         """A typo of an article word: within one edit (two for words of 8+ letters)."""

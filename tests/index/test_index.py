@@ -253,6 +253,7 @@ def test_an_index_dir_that_is_a_file_is_a_clear_error(settings, embedder, allow_
 
 
 def test_stale_temporary_builds_are_removed_when_a_build_starts(built, embedder):
+    build(built, embedder)  # the copied index, made this folder's own
     builds = built.index_dir / "builds"
     (builds / ".tmp-killed-build").mkdir()
     (builds / ".tmp-killed-build" / "chunks.jsonl").write_text("")
@@ -392,3 +393,37 @@ def test_a_consumer_that_stops_early_stops_the_background_thread():
         thread.join(timeout=5)
     assert not any(t.is_alive() for t in threads)
     assert len(produced) < 50
+
+
+def test_a_start_reads_only_the_files_that_changed_since_the_build(built, embedder, monkeypatch):
+    import rag.ingest
+    from rag.index import current_index, known_articles
+
+    # The copied seed index was built from another folder: the same articles, a new manifest.
+    assert build(built, embedder)[1].wrote
+    read: list[str] = []
+    real = rag.ingest.read_article
+
+    def counting(path, **kwargs):
+        read.append(path.name)
+        return real(path, **kwargs)
+
+    monkeypatch.setattr(rag.ingest, "read_article", counting)
+
+    def start():
+        read.clear()
+        known = known_articles(current_index(built), built, embedder)
+        corpus = built.read_corpus(known)
+        return corpus, open_index(corpus, settings=built, embedder=embedder)[1]
+
+    corpus, report = start()
+    assert read == [] and not report.wrote and len(corpus.articles) == 5
+    edited = sorted(built.articles_dir.iterdir())[0]
+    edited.write_text(edited.read_text() + "\nXiaomi opened a store in Shillong.\n")
+    corpus, report = start()
+    assert read == [edited.name] and report.embedded == [edited.name]
+    os.utime(edited, ns=(edited.stat().st_atime_ns, edited.stat().st_mtime_ns + 10**9))
+    corpus, report = start()  # touched, not changed: read again, nothing to embed
+    assert read == [edited.name] and not report.wrote
+    # Another cleaning version would read everything again: only a matching index is reused.
+    assert known_articles(current_index(built), replace(built, chunk_size=64), embedder) == {}

@@ -21,7 +21,7 @@ GOLD = [json.loads(line)["question"] for line in (ROOT / "evals" / "gold.jsonl")
 def check() -> LanguageCheck:
     corpus = read_corpus(ROOT / "seeds")
     texts = [a.title for a in corpus.articles] + [a.body for a in corpus.articles]
-    return LanguageCheck(texts, lexicon=english_words())
+    return LanguageCheck.from_texts(texts, lexicon=english_words())
 
 
 @pytest.mark.parametrize(
