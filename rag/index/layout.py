@@ -39,6 +39,8 @@ MANIFEST_CHECKSUM = "manifest.sha256"
 # blake2b is in hashlib, needs no extra package and hashes faster than sha256 on
 # 64-bit CPUs; 128 bits is plenty to detect damage (this is not a signature).
 CHECKSUM_ALGORITHM = "blake2b-128"
+# How the manifest records each article's file (rag/ingest.py, file_identity).
+FILE_FIELDS = ("bytes", "mtime_ns", "ctime_ns", "inode")
 
 
 class IndexUnusable(RagError):

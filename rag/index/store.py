@@ -16,6 +16,7 @@ from ..vectorstore import FaissStore
 from .build import _build_locked, build_lock
 from .layout import (
     CURRENT,
+    FILE_FIELDS,
     BuildReport,
     Index,
     IndexUnusable,
@@ -88,6 +89,8 @@ def _load_build(index_dir: Path, root: Path) -> Index:
         dense.size != len(chunks)
         or counts.get("chunks") != len(chunks)
         or counts.get("documents") != len(articles)
+        or counts.get("sentences") != stats.sentence_count
+        or set(stats.topic_terms) != set(articles)
     ):
         raise IndexUnusable(f"index in {index_dir} is inconsistent (counts do not match)")
     return Index(root, manifest, articles, sentences, chunks, dense, bm25, stats)
@@ -162,13 +165,14 @@ def known_articles(index: Index | None, settings: Settings, embedder: Embedder) 
         index is None
         or incompatibility(index.manifest, settings, embedder)
         or index.manifest.get("articles_folder") != str(settings.articles_dir.resolve())
+        or index.manifest.get("max_text_chars") != settings.max_text_chars
     ):
         return {}
     known = {}
     for doc_id, record in index.manifest["documents"].items():
-        file = record["file"]
-        if doc_id in index.articles and file["bytes"] >= 0:
-            known[doc_id] = (file["bytes"], file["mtime_ns"], index.articles[doc_id])
+        identity = tuple(record["file"][name] for name in FILE_FIELDS)
+        if doc_id in index.articles and identity[0] >= 0:
+            known[doc_id] = (identity, index.articles[doc_id])
     return known
 
 

@@ -68,7 +68,7 @@ _DOCUMENT_SHAPE = {
     "date": (str, type(None)),
     "chunks": int,
     "sentences": int,
-    "file": {"bytes": int, "mtime_ns": int},
+    "file": {"bytes": int, "mtime_ns": int, "ctime_ns": int, "inode": int},
 }
 MANIFEST_SHAPE: dict = {
     "format_version": int,
@@ -152,6 +152,9 @@ def verify_build(folder: Path) -> dict:
         manifest = json.loads(manifest_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise damaged(MANIFEST, f"it is not valid JSON ({error})") from None
+    # An index of an older format is outdated (rebuilt, said so), not "damaged".
+    if older := _older_format(folder, manifest_bytes):
+        raise older
     if problem := shape_problem(manifest, MANIFEST_SHAPE):
         raise damaged(MANIFEST, problem)
     if manifest["checksum_algorithm"] != CHECKSUM_ALGORITHM:

@@ -104,3 +104,38 @@ def test_a_reply_without_claims_is_an_error(reply):
 
     with pytest.raises(ValueError):
         _parse_claims(reply)
+
+
+@pytest.mark.unit
+def test_the_sentences_go_to_the_configured_server_only(monkeypatch):
+    """No redirect is followed, no proxy or OPENAI_* variable from the environment is used."""
+    calls = []
+
+    class Redirecting(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            calls.append((self.server.server_address[1], dict(self.headers)))
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{other.server_address[1]}/steal")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    configured, other = (HTTPServer(("127.0.0.1", 0), Redirecting) for _ in range(2))
+    for server in (configured, other):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "Authorization: Bearer from-the-environment")
+    answerer = LLMAnswerer(
+        None, url=f"http://127.0.0.1:{configured.server_address[1]}/v1", model="m", fallback=None
+    )
+    try:
+        with pytest.raises(Exception):  # noqa: B017 (the SDK's status error; any error falls back)
+            answerer._complete("Question: who?")
+    finally:
+        configured.shutdown()
+        other.shutdown()
+    assert [port for port, _ in calls] == [configured.server_address[1]]
+    headers = {k.lower(): v for k, v in calls[0][1].items()}
+    assert headers["authorization"] == "Bearer none"

@@ -399,6 +399,7 @@ def test_a_start_reads_only_the_files_that_changed_since_the_build(built, embedd
     import rag.ingest
     from rag.index import current_index, known_articles
 
+    monkeypatch.setattr(rag.ingest, "SETTLED_NS", 0)  # the files were copied just now
     # The copied seed index was built from another folder: the same articles, a new manifest.
     assert build(built, embedder)[1].wrote
     read: list[str] = []
@@ -425,5 +426,28 @@ def test_a_start_reads_only_the_files_that_changed_since_the_build(built, embedd
     os.utime(edited, ns=(edited.stat().st_atime_ns, edited.stat().st_mtime_ns + 10**9))
     corpus, report = start()  # touched, not changed: read again, nothing to embed
     assert read == [edited.name] and not report.wrote
-    # Another cleaning version would read everything again: only a matching index is reused.
-    assert known_articles(current_index(built), replace(built, chunk_size=64), embedder) == {}
+    # Two files swapped by name (same size and times, as an unpacked archive has them) are
+    # both read again: a rename sets their status-change time.
+    first, second = sorted(built.articles_dir.iterdir())[1:3]
+    second.write_bytes(second.read_bytes()[: first.stat().st_size].ljust(first.stat().st_size))
+    os.utime(second, ns=(first.stat().st_atime_ns, first.stat().st_mtime_ns))
+    start()
+    os.rename(first, first.with_suffix(".tmp"))
+    os.rename(second, first)
+    os.rename(first.with_suffix(".tmp"), second)
+    corpus, report = start()
+    # (The touched file is read on every start until a build records it again.)
+    assert sorted(read) == sorted([edited.name, first.name, second.name])
+    # Other settings, or another cap on an article's text, read everything again.
+    index = current_index(built)
+    assert known_articles(index, replace(built, chunk_size=64), embedder) == {}
+    assert known_articles(index, replace(built, max_text_chars=2000), embedder) == {}
+
+
+@pytest.mark.unit
+def test_an_index_of_an_older_format_is_outdated_not_damaged(tmp_path):
+    from rag.index import verify_build
+
+    write_manifest(tmp_path, {"format_version": FORMAT_VERSION - 1, "documents": {"a.txt": {}}})
+    with pytest.raises(IndexUnusable, match="outdated: it was built with format_version"):
+        verify_build(tmp_path)

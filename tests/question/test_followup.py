@@ -288,6 +288,26 @@ def by_shared_words(phrase: str, others: list[str]) -> list[float]:
             "what about the neckbands?",
             "the neckbands (Acme, third)?",
         ),
+        # A determiner is not part of what is swapped; a possessor is a phrase of its own.
+        (
+            "What was the revenue of Acme in India?",
+            "and the profit?",
+            "What was the profit of Acme in India?",
+        ),
+        ("Who is Acme Corp's India head?", "and Beta Corp's?", "Who is Beta Corp's India head?"),
+        # A company never stands in for a place: the earlier names go along as context.
+        (
+            "What did Samsung launch in India in 2020?",
+            "and Apple?",
+            "Apple (Samsung, India, 2020)?",
+        ),
+        # A bare "who", or another kind of question phrase, is not swapped.
+        ("Who is the CEO of Acme India?", "and which company?", "which company (CEO, Acme India)?"),
+        (
+            "How many stores does Acme have in Pune?",
+            "and which city?",
+            "which city (Acme, Pune, stores)?",
+        ),
         # "how many in Delhi" says where, not what: not swapped for "How many stores".
         (
             "How many stores did Acme open?",
