@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,23 +84,19 @@ class Corpus:
     articles: list[Article]
     skipped: list[SkippedFile] = field(default_factory=list)
     # Each article's file as it was read (``file_identity``), by document id.
-    files: dict[str, FileIdentity | None] = field(default_factory=dict)
+    files: dict[str, FileIdentity] = field(default_factory=dict)
 
 
 # (bytes, modification and status-change times in ns, inode): a file that still has all four
 # has not been written since. The status-change time cannot be set back (a rename, `cp -p` or
 # an unpacked archive all set it), so two files swapped or restored are read again.
 FileIdentity = tuple[int, int, int, int]
-# A file written this recently may be written again within the same timestamp: not trusted.
-SETTLED_NS = 2_000_000_000
 # Articles read before, each with its file's identity then: reused while the file has it.
 KnownArticles = Mapping[str, tuple[FileIdentity, Article]]
 
 
-def file_identity(stat: os.stat_result) -> FileIdentity | None:
-    """What says a file is unchanged since ``stat`` (None: too fresh to say)."""
-    if time.time_ns() - max(stat.st_mtime_ns, stat.st_ctime_ns) < SETTLED_NS:
-        return None
+def file_identity(stat: os.stat_result) -> FileIdentity:
+    """What says a file is unchanged since ``stat``."""
     return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
@@ -387,7 +382,7 @@ def read_corpus(
         raise RagError(f"articles folder not found: {articles_dir}")
     articles: list[Article] = []
     skipped: list[SkippedFile] = []
-    files: dict[str, FileIdentity | None] = {}
+    files: dict[str, FileIdentity] = {}
     for path in sorted(articles_dir.iterdir()):
         if path.name.startswith("."):
             continue
@@ -407,7 +402,7 @@ def read_corpus(
                 )
             identity = file_identity(stat)
             before = (known or {}).get(path.name)
-            if identity is not None and before is not None and before[0] == identity:
+            if before is not None and before[0] == identity:
                 article = before[1]
             else:
                 article = read_article(path, max_text_chars=max_text_chars)

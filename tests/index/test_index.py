@@ -399,7 +399,6 @@ def test_a_start_reads_only_the_files_that_changed_since_the_build(built, embedd
     import rag.ingest
     from rag.index import current_index, known_articles
 
-    monkeypatch.setattr(rag.ingest, "SETTLED_NS", 0)  # the files were copied just now
     # The copied seed index was built from another folder: the same articles, a new manifest.
     assert build(built, embedder)[1].wrote
     read: list[str] = []
