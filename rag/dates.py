@@ -41,13 +41,6 @@ _RELATIVE_YEAR = re.compile(
 )
 _RELATIVE_MONTH = re.compile(r"\b(this|last|next)\s+month\b", re.IGNORECASE)
 _RELATIVE_QUARTER = re.compile(r"\b(this|last|next|current)\s+quarter\b(?!\s+of)", re.IGNORECASE)
-# Spans of time rather than points in time: they answer "how long", not "when".
-_COUNT = r"(\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve|few|several|couple of)"
-_DURATION = re.compile(
-    r"\b(years|months|weeks|days|quarters|decades)\b|"
-    r"\b" + _COUNT + r"\s+(year|month|week|day|quarter|decade)s?\b",
-    re.IGNORECASE,
-)
 
 
 @dataclass(frozen=True)
@@ -73,23 +66,6 @@ def parse_iso(value: str | None) -> date | None:
         return date.fromisoformat(value) if value else None
     except ValueError:
         return None
-
-
-def is_point_in_time(text: str) -> bool:
-    """False for durations ("nine months", "the next three years")."""
-    return not _DURATION.search(text)
-
-
-_TIME_WORD = re.compile(
-    r"\b(19|20)\d{2}\b|\bQ[1-4]\b|\b" + _MONTH_RE + r"\b|\b(" + "|".join(WEEKDAYS) + r")\b|"
-    r"\b(year|month|quarter|half|week|today|yesterday|tomorrow|decade|century)\b",
-    re.IGNORECASE,
-)
-
-
-def names_a_time(text: str) -> bool:
-    """True when ``text`` names a time ("Q1 2023", "last year"), not a bare number ("4")."""
-    return bool(_TIME_WORD.search(text))
 
 
 _DAY_WORDS = re.compile(

@@ -169,18 +169,13 @@ def rebind_answerer(answerer: Answerer, evidence: EvidenceIndex) -> Answerer:
 
 
 def make_answerer(settings: Settings, evidence: EvidenceIndex) -> Answerer:
-    """The trained reader (or the earlier rules), with an LLM in front when one is configured."""
-    if settings.answerer == "rules":
-        from .answering.rules import ExtractiveAnswerer
+    """The trained reader, with an LLM in front when one is configured."""
+    from .answering.choose import ReaderAnswerer
+    from .answering.reader import Reader
 
-        embedded: Answerer = ExtractiveAnswerer(evidence)
-    else:
-        from .answering.choose import ReaderAnswerer
-        from .answering.reader import Reader
-
-        embedded = ReaderAnswerer(
-            Reader(settings.reader_dir), evidence, passages=settings.passages_read
-        )
+    embedded: Answerer = ReaderAnswerer(
+        Reader(settings.reader_dir), evidence, passages=settings.passages_read
+    )
     if not settings.llm_url:
         return embedded
     from .answering.llm import LLMAnswerer

@@ -20,14 +20,13 @@ from .chunking import Chunk, embedding_text
 from .corpus_stats import sentence_terms
 from .embedding import Embedder
 from .index import Index
-from .nlp import EntityFinder, Sentence
+from .nlp import Sentence
 from .question import AnalysedQuestion
 from .terms import initialisms, without_rank_positions
 
 # A term found only in the previous sentence or among the article's topic terms counts half.
 CONTEXT_WEIGHT = 0.5
 COMMON_SHARE = 0.2
-PREDICATE_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -37,8 +36,6 @@ class ScoredSentence:
     dense: float  # cosine similarity to the question
     coverage: float  # idf-weighted share of the question's key terms found
     missing_required: tuple[str, ...]  # required key terms found neither here nor in context
-    retrieval_rank: int  # rank of the chunk it came from (1 = best)
-    states_predicate: bool  # the sentence itself uses a word of what the question asks about
     terms: frozenset[str] = frozenset()  # the sentence's own terms (stems and lemma stems)
 
     @property
@@ -79,8 +76,6 @@ class EvidenceIndex:
     def __init__(self, index: Index, embedder: Embedder) -> None:
         self.index = index
         self.vectors = SentenceVectors(index, embedder)
-        # Named entities, for the rules answerer only: found when it first reads a paragraph.
-        self.entities = EntityFinder({d: a.body for d, a in index.articles.items()})
         stats = index.stats
         self.sentence_count = stats.sentence_count
         self.idf = {
@@ -143,7 +138,7 @@ class EvidenceIndex:
         # unless that word is common ("India" does not stand for "Samsung India").
         surname = {t.name: t.stem for t in question.terms if t.name}
         question_ordinals = _ordinals(question.text)
-        for rank, chunk in enumerate(chunks, start=1):
+        for chunk in chunks:
             doc_id = chunk.doc_id
             sentences = self.index.sentences[doc_id]
             rows = range(chunk.first_sentence, chunk.last_sentence + 1)
@@ -194,28 +189,12 @@ class EvidenceIndex:
                         chunk=chunk,
                         dense=float(vectors[i] @ query_vector) if similarity else 0.0,
                         coverage=gained / total,
-                        states_predicate=self._states_predicate(question, own),
                         terms=own,
                         missing_required=tuple(missing),
-                        retrieval_rank=rank,
                     )
                 )
         scored.sort(key=lambda s: -s.score)
         return scored
-
-    def _states_predicate(self, question: AnalysedQuestion, own: frozenset[str]) -> bool:
-        """Does the sentence itself say most of what the question asks about?
-
-        A quarter of the idf weight of the question's predicate words (rare
-        words weigh most), or one of its counts ("100") or ranks ("third place"), must appear in the
-        sentence itself; words the articles never use at all ("laptops") can
-        only be met by a close paraphrase.
-        """
-        if not question.predicate or (question.counts | question.ranks) & own:
-            return True
-        total = sum(self.weight(t) for t in question.predicate)
-        found = sum(self.weight(t) for t in question.predicate & own)
-        return found >= PREDICATE_SHARE * total
 
     def best_sentence(self, chunk: Chunk, query_vector: np.ndarray) -> Sentence:
         """The sentence of ``chunk`` most similar to the question (for related reading)."""
@@ -229,30 +208,6 @@ def _initialisms_written(text: str) -> frozenset[str]:
     """Initialisms in ``text``: upper-case words ("MD") and capitalised runs spelled out."""
     upper = {w.lower() for w in re.findall(r"\b[A-Z]{2,5}\b", text)}
     return frozenset(upper) | frozenset(initialisms(text, capitalised_only=True))
-
-
-def joined_with_previous(index: Index, chunk: Chunk, sentence: Sentence) -> Sentence | None:
-    """The sentence together with the one before it in the same paragraph and chunk.
-
-    News prose often dates an event in one sentence and names it in the next
-    ("In Q4 2022 it took third place. Samsung pushed it from first place.").
-    """
-    sentences = index.sentences[sentence.doc_id]
-    at = next((i for i, s in enumerate(sentences) if s.start == sentence.start), None)
-    if at is None or at - 1 < chunk.first_sentence:
-        return None
-    previous = sentences[at - 1]
-    text = chunk.text[previous.start - chunk.start : sentence.end - chunk.start]
-    if "\n" in text or not text.startswith(previous.text) or not text.endswith(sentence.text):
-        return None
-    return Sentence(
-        sentence.doc_id,
-        previous.start,
-        sentence.end,
-        text,
-        previous.entities + sentence.entities,
-        previous.lemmas + sentence.lemmas,
-    )
 
 
 _ORDINAL = re.compile(

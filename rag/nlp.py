@@ -1,19 +1,17 @@
-"""Sentence boundaries, lemmas and named entities for an article body (spaCy, offline package).
+"""Sentence boundaries and lemmas for an article body (spaCy, offline package).
 
 Sentences and lemmas are found once per changed article at index time and stored in the
-index. Named entities are not: only the hand-written rules answerer reads them, so they are
-found when it asks, for the paragraphs it reads (``entities_of``), and an index build skips
-the most expensive component of the pipeline.
+index. Named entities are never needed for that, so an index build skips the pipeline's
+most expensive component.
 """
 
 from __future__ import annotations
 
 import re
 import sys
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import lru_cache
 
 # Paragraphs spaCy analyses per batch: 16 was as fast as 256 on SQuAD prose, and its
@@ -25,19 +23,11 @@ ENTITY_COMPONENT = "ner"
 
 
 @dataclass(frozen=True)
-class Entity:
-    start: int  # character offsets in the cleaned article body
-    end: int
-    label: str  # spaCy label: DATE, MONEY, PERCENT, CARDINAL, PERSON, ORG, GPE, ...
-
-
-@dataclass(frozen=True)
 class Sentence:
     doc_id: str
     start: int
     end: int
     text: str
-    entities: tuple[Entity, ...] = ()
     # Lemmas that differ from their word ("met" -> "meet"), so "meet" finds "met".
     lemmas: tuple[str, ...] = ()
 
@@ -116,7 +106,7 @@ def analyse_many(articles: Iterable[tuple[str, str]]) -> Iterator[tuple[str, lis
             yield doc_id, _sentences(doc_id, found, docs[: len(found)])
             del docs[: len(found)]
 
-    # ``disable=`` for this call only: the pipeline is shared with EntityFinder's threads.
+    # ``disable=`` for this call only: the loaded pipeline keeps its components.
     for doc in nlp.pipe(paragraphs(), batch_size=PIPE_BATCH, disable=[ENTITY_COMPONENT]):
         yield from finished()
         docs.append(doc)
@@ -139,44 +129,5 @@ def _sentences(doc_id: str, paragraphs: list[tuple[int, str]], docs: list) -> li
                     if t.is_alpha and t.lemma_ and t.lemma_.lower() != t.text.lower()
                 )
             )
-            sentences.append(Sentence(doc_id, start, end, text, (), lemmas))
+            sentences.append(Sentence(doc_id, start, end, text, lemmas))
     return sentences
-
-
-class EntityFinder:
-    """Named entities of sentences, found on demand one paragraph at a time, and kept.
-
-    A paragraph is analysed whole, as the index build analyses it, so a sentence gets the
-    entities it would have had had the build found them.
-    """
-
-    def __init__(self, bodies: dict[str, str], *, keep: int = 4096) -> None:
-        self.bodies = bodies
-        self.keep = keep
-        self._found: dict[tuple[str, int], tuple[Entity, ...]] = {}
-        self._lock = threading.Lock()
-
-    def paragraph_entities(self, doc_id: str, at: int) -> tuple[Entity, ...]:
-        body = self.bodies[doc_id]
-        start = body.rfind("\n", 0, at) + 1
-        end = body.find("\n", at)
-        end = len(body) if end < 0 else end
-        with self._lock:
-            if (doc_id, start) not in self._found:
-                if len(self._found) >= self.keep:
-                    self._found.clear()
-                nlp = load_pipeline()
-                others = [name for name in nlp.pipe_names if name != ENTITY_COMPONENT]
-                doc = nlp(body[start:end], disable=others)
-                self._found[(doc_id, start)] = tuple(
-                    Entity(start + e.start_char, start + e.end_char, e.label_) for e in doc.ents
-                )
-            return self._found[(doc_id, start)]
-
-    def with_entities(self, sentence: Sentence) -> Sentence:
-        """``sentence`` with the entities that lie wholly inside it."""
-        if sentence.entities:
-            return sentence
-        found = self.paragraph_entities(sentence.doc_id, sentence.start)
-        inside = tuple(e for e in found if sentence.start <= e.start and e.end <= sentence.end)
-        return replace(sentence, entities=inside)

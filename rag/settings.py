@@ -14,7 +14,7 @@ from .ingest import MAX_FILE_MB, MAX_TEXT_CHARS, Corpus, KnownArticles, read_cor
 from .question.checks import MAX_QUESTION_CHARS
 
 CONFIG_FILE_NAME = "rag.toml"
-ANSWERERS = ("reader", "rules")
+ANSWERERS = ("reader",)
 # The seed articles name themselves here, beside the folder they live in: only that folder gets
 # this title and these examples; any other folder gets a neutral title and its own headlines.
 SEEDS_FOLDER = Path(__file__).resolve().parent.parent / "seeds"
@@ -68,8 +68,8 @@ class Settings:
     llm_url: str = ""
     llm_model: str = ""
     llm_api_key: str = ""
-    # Which answerer drafts answers: the trained extractive reader (models/reader/), or the
-    # earlier hand-written rules, which fit the seed articles and little else (README).
+    # Which answerer drafts answers: the trained extractive reader (models/reader/); an LLM,
+    # when llm_url is set, answers in front of it.
     answerer: str = "reader"
     # The reader model folder (reader.json, weights, tokenizer); default: the shipped one.
     reader_dir: Path = Path(__file__).resolve().parent.parent / "models" / "reader"
@@ -86,6 +86,11 @@ class Settings:
             raise RagError(f"chunk size must be between 16 and 512 tokens, got {self.chunk_size}")
         if self.chunk_overlap < 0 or self.chunk_overlap > 5:
             raise RagError(f"chunk overlap must be 0-5 sentences, got {self.chunk_overlap}")
+        if self.answerer == "rules":
+            raise RagError(
+                'the "rules" answerer was retired (it fit the seed articles and little else); '
+                'use answerer = "reader", the default, or set llm_url for an LLM'
+            )
         if self.answerer not in ANSWERERS:
             raise RagError(f"answerer must be one of {', '.join(ANSWERERS)}, got {self.answerer!r}")
         if not 20 <= self.max_question_chars <= 100_000:

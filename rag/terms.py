@@ -8,8 +8,11 @@ dropped, Snowball-stemmed.
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import runpy
 from functools import lru_cache
+from pathlib import Path
 
 import Stemmer
 
@@ -39,161 +42,33 @@ _NUMBER_WORDS = {
     "half": "half",
 }
 
-STOP_WORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "also",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "could",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "done",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "let",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "whose",
-        "why",
-        "will",
-        "with",
-        "would",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-        "tell",
-        "know",
-        "please",
-        "according",
-        "said",
-        "say",
-        "says",
-        "get",
-        "got",
-        "us",
-        "many",
-        "much",
-        "ever",
-        "still",
-        "per",
-        "via",
-        "within",
-        "without",
-        "among",
-        "upon",
-        "onto",
-    ]
+
+def _spacy_stop_words() -> frozenset[str]:
+    """spaCy's English stop-word list, read from its own file: importing the spacy package
+    for it would cost a second of every start, and the file imports nothing."""
+    spec = importlib.util.find_spec("spacy")
+    if spec is None or spec.origin is None:
+        raise ImportError("spaCy is not installed (pip install -e .)")
+    path = Path(spec.origin).parent / "lang" / "en" / "stop_words.py"
+    return frozenset(w for w in runpy.run_path(str(path))["STOP_WORDS"] if w.isalpha())
+
+
+# Words of spaCy's list that carry meaning in a question about news: numbers, ranks and
+# order ("third", "top", "last"), time ("may", "since", "before"), negation, and content
+# words ("made in India", "market share", "the front camera").
+MEANINGFUL = frozenset(
+    """
+    one two three four five six eight nine ten eleven twelve fifteen twenty forty fifty sixty
+    hundred first third last next top bottom former latter least less several whole
+    may since before after not no nor never none neither nobody nothing
+    amount back became become becomes becoming call due empty front full give go keep made
+    make move name part put see serious show side take used using various together well
+    enough even every except alone behind across along around
+    """.split()
 )
+# Words a question leans on that spaCy's list lacks ("according to", "tell me", "said").
+EXTRA_STOP_WORDS = frozenset("according got having know let said says tell theirs".split())
+STOP_WORDS = (_spacy_stop_words() - MEANINGFUL) | EXTRA_STOP_WORDS
 
 _WORD = re.compile(r"\d+(?:\.\d+)+|[a-z0-9]+")  # "10.3" stays one number
 _THOUSANDS = re.compile(r"(?<=\d)[,](?=\d{3}\b)")

@@ -121,7 +121,7 @@ def main() -> None:
     model_load = time.perf_counter() - started
 
     reader_load = None
-    if settings.answerer == "reader":  # the default; RAG_ANSWERER=rules for the rules
+    if settings.answerer == "reader":
         started = time.perf_counter()
         Reader(settings.reader_dir).read("warm-up?", ["A first read loads the ONNX session."])
         reader_load = time.perf_counter() - started

@@ -26,7 +26,6 @@ HEAVY_FIXTURES = frozenset(
         "embedder",
         "seed_index",
         "engine",
-        "rules_engine",
         "small_engine",
         "tiny_reader_dir",
         "served",
@@ -132,12 +131,6 @@ def seed_index(seed_settings, embedder) -> Path:
 def engine(seed_settings, embedder) -> Engine:
     """The default pipeline: the shipped reader answers."""
     return Engine(seed_settings, embedder=embedder)
-
-
-@pytest.fixture(scope="session")
-def rules_engine(seed_settings, embedder, engine) -> Engine:
-    """The same index answered by the hand-written rules (answerer = "rules")."""
-    return Engine(replace(seed_settings, answerer="rules"), embedder=embedder)
 
 
 @pytest.fixture

@@ -246,3 +246,10 @@ def test_history_answers_go_with_their_questions(run, monkeypatch):
     )
     assert out.exit_code == 0, out.output
     assert asked["history"] == [("Who heads Acme?", "Jane Roe"), ("Where is Acme based?", None)]
+
+
+@pytest.mark.unit
+def test_the_retired_rules_answerer_is_one_error_line(run, no_engine, monkeypatch):
+    monkeypatch.setenv("RAG_ANSWERER", "rules")
+    line = one_error_line(run("ask", "who leads Xiaomi India?"))
+    assert '"rules" answerer was retired' in line

@@ -1,6 +1,6 @@
 import pytest
 
-from rag.dates import implied_years, is_point_in_time, names_a_time, resolve
+from rag.dates import implied_years, resolve
 
 pytestmark = pytest.mark.unit
 
@@ -37,26 +37,6 @@ def test_resolution_against_article_date(text, article_date, display, key):
 def test_undated_articles_get_no_year(text):
     resolved = resolve(text, None)
     assert resolved.display == text and resolved.sort_key is None
-
-
-@pytest.mark.parametrize(
-    "text,point",
-    [
-        ("nine months", False),
-        ("the next three years", False),
-        ("the coming years", False),
-        ("Q1 2023", True),
-        ("last year", True),
-        ("this month", True),
-    ],
-)
-def test_durations_are_not_points_in_time(text, point):
-    assert is_point_in_time(text) is point
-
-
-def test_bare_numbers_are_not_times():
-    assert not names_a_time("4")
-    assert names_a_time("Q4 2016") and names_a_time("last year")
 
 
 @pytest.mark.parametrize(

@@ -1,11 +1,11 @@
-"""spaCy analysis: sentences and lemmas at index time, entities on demand."""
+"""spaCy analysis: sentences and lemmas at index time."""
 
 from __future__ import annotations
 
 import pytest
 
 from rag.ingest import read_corpus
-from rag.nlp import EntityFinder, analyse, analyse_many, load_pipeline
+from rag.nlp import analyse, analyse_many
 
 
 @pytest.fixture(scope="module")
@@ -24,26 +24,3 @@ def test_articles_without_paragraphs_keep_their_place():
     out = list(analyse_many([("a", ""), ("b", "One sentence. Two sentences."), ("c", "\n\n")]))
     assert [doc_id for doc_id, _ in out] == ["a", "b", "c"]
     assert [len(sentences) for _, sentences in out] == [0, 2, 0]
-
-
-def test_entities_on_demand_are_those_the_whole_pipeline_finds(seed_articles):
-    """What the rules answerer reads now equals what the index once stored."""
-    nlp = load_pipeline()
-    article = seed_articles[0]
-    finder = EntityFinder({article.doc_id: article.body})
-    offset = 0
-    expected = []
-    for line in article.body.split("\n"):
-        if line.strip():
-            doc = nlp(line)
-            for sent in (s for s in doc.sents if s.text.strip()):
-                expected.append(
-                    [(offset + e.start_char, offset + e.end_char, e.label_) for e in sent.ents]
-                )
-        offset += len(line) + 1
-    found = [
-        [(e.start, e.end, e.label) for e in finder.with_entities(s).entities]
-        for s in analyse(article.doc_id, article.body)
-    ]
-    assert found == expected
-    assert any(found)

@@ -146,3 +146,9 @@ def test_only_the_seed_folder_is_branded(tmp_path):
     assert other.corpus_title() == "Ask the articles"
     headlines = ["Bridge opens", "Bridge opens", "Mayor re-elected", "", "Rain", "Snow", "Fog"]
     assert other.corpus_examples(headlines) == ["Bridge opens", "Mayor re-elected", "Rain", "Snow"]
+
+
+def test_the_retired_rules_answerer_is_one_clear_error():
+    with pytest.raises(RagError, match='"rules" answerer was retired') as raised:
+        load_settings(config_file=None, environ={"RAG_ANSWERER": "rules"})
+    assert "\n" not in str(raised.value)

@@ -1,6 +1,9 @@
 import pytest
 
 from rag.terms import (
+    EXTRA_STOP_WORDS,
+    MEANINGFUL,
+    STOP_WORDS,
     countries,
     country_stem,
     initialisms,
@@ -57,3 +60,22 @@ def test_initialisms_of_word_runs():
     assert spelled["ceo"] == ("chief", "execut", "offic")
     # Punctuation ends a run: "Roe, Chief" is not one name.
     assert "rc" not in spelled
+
+
+@pytest.mark.parametrize(
+    "word", ["third", "first", "last", "top", "two", "not", "before", "may", "made", "since"]
+)
+def test_words_that_carry_meaning_are_not_stop_words(word):
+    assert word not in STOP_WORDS
+
+
+@pytest.mark.parametrize("word", ["the", "however", "whereas", "according", "said", "tell"])
+def test_function_words_are_stop_words(word):
+    assert word in STOP_WORDS
+
+
+def test_the_stop_words_are_spacys_list_less_the_meaningful_words():
+    from spacy.lang.en.stop_words import STOP_WORDS as SPACY
+
+    spacy_words = {w for w in SPACY if w.isalpha()}
+    assert spacy_words - MEANINGFUL == STOP_WORDS - EXTRA_STOP_WORDS

@@ -4,7 +4,6 @@
 - reader.py: the reader model, its card and sha256 check; spans.py: span decoding
 - draft.py: the Answerer protocol every backend implements
 - llm.py: an optional OpenAI-compatible LLM in front of the reader
-- rules.py: the earlier hand-written answerer, kept for comparison (`answerer = "rules"`)
 """
 
 from .draft import Answerer, Draft

@@ -21,10 +21,11 @@ from ..vectorstore import FaissStore
 
 # 3: BM25 terms include ranks ("top spot" -> rank1), "one of" is no count
 # 4: the manifest lists every file's checksum; manifest.sha256 beside it
-# 5: sentences without named entities (found when the rules answerer asks, rag/nlp.py)
+# 5: sentences without named entities (nothing reads them now, rag/nlp.py)
 #    and without vectors (made when an answerer reads them, rag/evidence.py)
 # 6: the corpus statistics answering needs (evidence.json, rag/corpus_stats.py)
-FORMAT_VERSION = 6
+# 7: terms drop spaCy's stop words, less the words that carry meaning (rag/terms.py)
+FORMAT_VERSION = 7
 # Bump when what is embedded changes (e.g. the text a sentence vector is made from).
 # 3: each article's text runs through the model once, in windows of EMBED_WINDOW tokens;
 #    chunk vectors are mean-pooled from those token states.

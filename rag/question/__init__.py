@@ -4,7 +4,6 @@ and, when it leans on the conversation (``history``), made standalone (``followu
 from .analysis import (
     AMOUNT,
     DATE,
-    ENTITY_LABELS,
     MONEY,
     MONTH_WORDS,
     NAME,
@@ -19,14 +18,12 @@ from .analysis import (
     answer_type,
     asks_for_organisation,
     closest_word,
-    preferred_labels,
 )
 from .checks import MAX_QUESTION_CHARS, normalise_question
 
 __all__ = [
     "AMOUNT",
     "DATE",
-    "ENTITY_LABELS",
     "MAX_QUESTION_CHARS",
     "MONEY",
     "MONTH_WORDS",
@@ -42,6 +39,5 @@ __all__ = [
     "answer_type",
     "asks_for_organisation",
     "normalise_question",
-    "preferred_labels",
     "closest_word",
 ]

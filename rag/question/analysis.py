@@ -34,19 +34,6 @@ DATE, NUMBER, AMOUNT, MONEY, PERCENT, NAME, PLACE, OTHER = (
     "other",
 )
 
-# Which spaCy entity labels can answer each type. The small model mixes up
-# ORG, PERSON and GPE for company and people names, so those form one class.
-ENTITY_LABELS = {
-    DATE: {"DATE"},
-    MONEY: {"MONEY"},
-    PERCENT: {"PERCENT"},
-    NUMBER: {"CARDINAL", "QUANTITY"},  # "how many": a count, not a share or a sum
-    AMOUNT: {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"},  # "how much", "by how much"
-    NAME: {"PERSON", "ORG", "GPE", "FAC"},
-    # Places too: spaCy's small model often tags "Andhra Pradesh" or "Delhi NCR" as a name.
-    PLACE: {"GPE", "LOC", "FAC", "ORG", "PERSON"},
-}
-
 # Up to two words between "which" and its noun ("which local firm"), but not a verb phrase
 # ("what is the company ...").
 _MODIFIERS = r"(?:(?!(?:is|are|was|were|the|a|an|does|did|do|has|have|will)\b)\w+ ){0,2}"
@@ -254,8 +241,6 @@ class AnalysedQuestion:
     text: str
     kind: str
     terms: tuple[KeyTerm, ...]
-    prefer: frozenset[str] = frozenset()  # entity labels most likely to hold the answer
-    answer_nouns: frozenset[str] = frozenset()  # "what record": the answer is a record
     # "managing director" may be written "MD": (initialism, the stems it stands for)
     initialisms: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
@@ -364,8 +349,6 @@ def analyse_question(
         text=text,
         kind=kind,
         terms=tuple(key_terms),
-        prefer=preferred_labels(text, kind),
-        answer_nouns=frozenset(stem(w) for w in answer_nouns if w not in STOP_WORDS),
         initialisms=tuple(initialisms(text).items()),
     )
 
@@ -382,10 +365,3 @@ _ASKS_FOR_ORGANISATION = re.compile(
 def asks_for_organisation(text: str) -> bool:
     """ "Which company ...?", "what local firm ...?": a name, and an organisation's."""
     return _ASKS_FOR_ORGANISATION.search(text) is not None
-
-
-def preferred_labels(text: str, kind: str) -> frozenset[str]:
-    """Within a type, the labels to try first ("who" wants a person, "which firm" an ORG)."""
-    if kind == NAME:
-        return frozenset({"ORG"} if asks_for_organisation(text) else {"PERSON"})
-    return frozenset({NUMBER: {"CARDINAL", "QUANTITY"}, PLACE: {"GPE", "LOC"}}.get(kind, set()))
