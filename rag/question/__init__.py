@@ -1,5 +1,7 @@
 """The question: checked (``checks``, ``language``), analysed for what it asks (``analysis``),
-and, when it leans on the conversation (``history``), made standalone (``followup``)."""
+and, when it leans on the conversation (``history``), made standalone (``followup``, with
+``fragments`` for a bare phrase standing in for part of the last question; ``parsing`` holds
+the spaCy parses both read)."""
 
 from .analysis import (
     AMOUNT,
