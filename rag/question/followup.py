@@ -39,9 +39,11 @@ _FOLLOWUP_LEAD = re.compile(
 # A follow-up depends on the earlier turn through one of these.
 _PRONOUN = re.compile(
     r"\b(it|its|it['’]s|they|them|their|theirs|he|him|his|she|her|hers|"
-    r"(?:that|this) (?:company|firm|brand))\b",
+    r"(?:that|this) (?:company|firm|brand))\b(?:['’](ve|re|ll|d)\b)?",
     re.I,
 )
+# A pronoun's contraction, spelled out once a name stands in ("they've" -> "Acme have").
+_CONTRACTED = {"ve": "have", "re": "are", "ll": "will", "d": "would"}
 _PERSON_PRONOUNS = frozenset(["he", "him", "his", "she", "her", "hers"])
 _POSSESSIVE_PRONOUNS = frozenset(["its", "their", "theirs", "his", "hers"])
 # Titles name a role, not who holds it: "the CEO of Xiaomi India" is about Xiaomi India.
@@ -256,7 +258,11 @@ def _resolve_pronouns(text: str, previous: Turn) -> str:
     """``text`` with each pronoun replaced by what it stands for in ``previous``."""
 
     def replace(match: re.Match) -> str:
-        return _stand_in(match.group(1), previous, text[match.end() :]) or match.group(0)
+        who = _stand_in(match.group(1), previous, text[match.end() :])
+        if who is None:
+            return match.group(0)
+        contracted = match.group(2)
+        return f"{who} {_CONTRACTED[contracted.lower()]}" if contracted else who
 
     return _PRONOUN.sub(replace, text)
 

@@ -438,12 +438,8 @@ def parse_args(argv=None):
 def add_machine_arguments(parser) -> None:
     """Where a run trains (train.py and distill.py alike)."""
     parser.add_argument("--device", default="cpu", help="cpu, or cuda on a GPU machine")
-    parser.add_argument(
-        "--time-budget",
-        type=float,
-        default=0,
-        help="seconds the training loop may take; shortens the run to fit (0: no limit)",
-    )
+    budget = "seconds the training loop may take; shortens the run to fit (0: no limit)"
+    parser.add_argument("--time-budget", type=float, default=0, help=budget)
     parser.add_argument(
         "--stop-words", type=Path, default=None, help="spaCy's stop words from a file"
     )

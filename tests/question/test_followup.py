@@ -42,6 +42,12 @@ from rag.question.followup import rewrite_with_history
             "when did he start it?",
             "when did Acme's founder start Acme?",
         ),
+        # A contraction is spelled out, never glued to the name that stands in.
+        (
+            ["Who founded Acme?"],
+            "how many stores has it said they've opened?",
+            "how many stores has Acme said Acme have opened?",
+        ),
         # "what about <phrase>?": the phrase is the question; the earlier names and ranks context.
         (
             ["When did Acme drop to third?"],
