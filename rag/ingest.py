@@ -14,10 +14,11 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 
 from . import formats
-from .dates import MONTH_NAMES, MONTHS
+from .dates import MONTH_NAMES
 from .errors import RagError
 
 # Bump when the rules change, so the index knows cleaned text may differ.
@@ -246,16 +247,29 @@ def dateline_date(line: str) -> str | None:
         else:
             return None
     else:
-        month_name = (found.group("m1") or found.group("m2")).lower()[:3]
-        month = MONTHS[month_name]
-        day = int(found.group("d1") or found.group("d2"))
-        year = int(found.group("y1") or found.group("y2"))
+        return _named_month_date(found.group(0))
     try:
-        from datetime import date
-
         return date(year, month, day).isoformat()
     except ValueError:  # "February 30": not a date
         return None
+
+
+# A dateline names an absolute date; a fixed base keeps dateparser from reading anything
+# against today's calendar.
+_DATEPARSER_SETTINGS = {
+    "RELATIVE_BASE": datetime(2000, 1, 1),
+    "REQUIRE_PARTS": ["day", "month", "year"],
+    "PREFER_DAY_OF_MONTH": "first",
+}
+
+
+def _named_month_date(text: str) -> str | None:
+    """ "March 4, 2021", "4th Sept. 2021" as an ISO date (dateparser, English only); None
+    for a day the month lacks ("February 30")."""
+    import dateparser  # loads its language data: only when a file with a dateline is read
+
+    found = dateparser.parse(text, languages=["en"], settings=_DATEPARSER_SETTINGS)
+    return found.date().isoformat() if found else None
 
 
 def clean_article(
