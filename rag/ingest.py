@@ -259,7 +259,6 @@ def dateline_date(line: str) -> str | None:
 _DATEPARSER_SETTINGS = {
     "RELATIVE_BASE": datetime(2000, 1, 1),
     "REQUIRE_PARTS": ["day", "month", "year"],
-    "PREFER_DAY_OF_MONTH": "first",
 }
 
 

@@ -241,7 +241,9 @@ def train_student(args) -> int:
             )
             running = []
             bar.write(json.dumps(log[-1]))
-            base.save_checkpoint(checkpoint, step, total, log, model, optimizer, schedule, torch)
+            base.save_checkpoint(
+                checkpoint, step, budget.planned, log, model, optimizer, schedule, torch
+            )
         if args.max_steps and step >= args.max_steps:
             print(f"{step} steps in {time.time() - started:.1f}s", flush=True)
             return 0

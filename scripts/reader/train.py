@@ -288,7 +288,7 @@ class Budget:
     after ``probe`` (the first ones are slow: new batch shapes), then every ``every`` steps;
     the run's last step moves to the one that ends within the budget (never past the planned
     one), and the learning rate decays to 0 there (warm-up unchanged). The record keeps both
-    numbers.
+    numbers; a checkpoint keeps the planned one, so a resumed run matches it and re-plans.
     """
 
     def __init__(self, seconds: float, total: int, warmup: float, probe=200, every=500):
@@ -522,7 +522,9 @@ def main(argv=None) -> int:
             )
             running = []
             bar.write(json.dumps(log[-1]))
-            save_checkpoint(checkpoint, step, total, log, model, optimizer, schedule, torch)
+            save_checkpoint(
+                checkpoint, step, budget.planned, log, model, optimizer, schedule, torch
+            )
         if args.epochs > 1 and step % per_epoch == 0 and step < total:
             # Each epoch's weights, for the checkpoint choice on the tuning articles.
             model.save_pretrained(args.out / f"epoch-{step // per_epoch}")
