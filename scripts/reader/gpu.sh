@@ -12,6 +12,10 @@
 #
 # Locally, as a smoke test on a few questions:
 #   G=/tmp/g OUT=/tmp/out DEVICE=cpu TEACHER_BUDGET=30 STUDENT_BUDGET=30 bash scripts/reader/gpu.sh
+#
+# STAGES picks what runs (default all): "teacher" (unpack, teacher, its logits; the teacher and
+# logits stay in $G) and "student" (unpack, student, pack), so that the two halves can run as two
+# calls of at most 10 minutes each on a machine that stays warm between them.
 set -euo pipefail
 cd "$(dirname "$0")"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
@@ -23,17 +27,21 @@ STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
 TEACHER_BUDGET=${TEACHER_BUDGET:-170}
 STUDENT_BUDGET=${STUDENT_BUDGET:-110}
 THREADS=${THREADS:-8}
+STAGES=${STAGES:-teacher student}
 DATA=(--train "$G/squad/train.json" --dev "$G/squad/dev.json" --title --dev-repeats 2
       --paragraph-negatives 0.3 --crop-negatives 0.15 --stop-words "$G/stop_words.txt"
       --device "$DEVICE" --threads "$THREADS" --checkpoint-every 100000)
 mkdir -p "$OUT"
 started=$SECONDS
 stamp() { echo "[$((SECONDS - started)) s] $*"; }
+run() { [[ " $STAGES " == *" $1 "* ]]; }
 
 stamp "unpack"
-$PY pack.py unpack "$G"/mpnet/part-*.npz --out "$G/mpnet-base"
+if run teacher; then $PY pack.py unpack "$G"/mpnet/part-*.npz --out "$G/mpnet-base"; fi
 $PY pack.py unpack "$G"/minilm/part-*.npz --out "$G/minilm-base"
 
+
+if run teacher; then
 stamp "teacher"
 teacher_ok=1
 $PY train.py "${DATA[@]}" --out "$G/teacher" --base "$G/mpnet-base" --epochs "$TEACHER_EPOCHS" \
@@ -46,6 +54,10 @@ if [ "$teacher_ok" = 1 ]; then
     $PY distill.py logits "${DATA[@]}" --teacher "$G/teacher/final" --base "$G/minilm-base" \
         --out "$G/distill" --batch-size 256 || teacher_ok=0
 fi
+echo "$teacher_ok" > "$G/teacher_ok"
+fi
+run student || { stamp "done"; exit 0; }
+teacher_ok=$(cat "$G/teacher_ok" 2>/dev/null || echo 0)
 
 if [ "$teacher_ok" = 1 ]; then
     stamp "student (distilled)"
