@@ -40,26 +40,26 @@ stamp "unpack"
 if run teacher; then $PY pack.py unpack "$G"/mpnet/part-*.npz --out "$G/mpnet-base"; fi
 $PY pack.py unpack "$G"/minilm/part-*.npz --out "$G/minilm-base"
 
-
 if run teacher; then
-stamp "teacher"
-teacher_ok=1
-$PY train.py "${DATA[@]}" --out "$G/teacher" --base "$G/mpnet-base" --epochs "$TEACHER_EPOCHS" \
-    --lr 5e-5 --batch-size 32 --max-length 384 --time-budget "$TEACHER_BUDGET" \
-    || teacher_ok=0
-[ -f "$G/teacher/final/training.json" ] || teacher_ok=0
-if [ "$teacher_ok" = 1 ]; then
-    cp "$G/teacher/final/training.json" "$OUT/teacher-training.json"
-    stamp "teacher logits"
-    $PY distill.py logits "${DATA[@]}" --teacher "$G/teacher/final" --base "$G/minilm-base" \
-        --out "$G/distill" --batch-size 256 || teacher_ok=0
-fi
-echo "$teacher_ok" > "$G/teacher_ok"
+    stamp "teacher"
+    if $PY train.py "${DATA[@]}" --out "$G/teacher" --base "$G/mpnet-base" \
+        --epochs "$TEACHER_EPOCHS" --lr 5e-5 --batch-size 32 --max-length 384 \
+        --time-budget "$TEACHER_BUDGET" && [ -f "$G/teacher/final/training.json" ]; then
+        cp "$G/teacher/final/training.json" "$OUT/teacher-training.json"
+        stamp "teacher logits"
+        $PY distill.py logits "${DATA[@]}" --teacher "$G/teacher/final" --base "$G/minilm-base" \
+            --out "$G/distill" --batch-size 256 || true
+    fi
 fi
 run student || { stamp "done"; exit 0; }
-teacher_ok=$(cat "$G/teacher_ok" 2>/dev/null || echo 0)
 
-if [ "$teacher_ok" = 1 ]; then
+# Distil when the teacher's logits cover every window, else train on the gold spans alone.
+logits_done() {
+    $PY -c 'import json, sys; s = json.load(open(sys.argv[1])); sys.exit(s["done"] != s["shape"][0])' \
+        "$G/distill/teacher_logits.json" 2>/dev/null
+}
+
+if logits_done; then
     stamp "student (distilled)"
     $PY distill.py train "${DATA[@]}" --teacher "$G/teacher/final" --base "$G/minilm-base" \
         --out "$G/distill" --epochs "$STUDENT_EPOCHS" --batch-size 32 --lr 1e-4 --alpha 0.5 \
