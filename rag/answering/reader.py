@@ -44,6 +44,9 @@ class ReaderCard:
     verifier: Verifier | None = None  # answer/abstain weights (answering/verifier.py)
     # A second answer from another article must clear this (stricter) margin: None = threshold.
     extra_answer_threshold: float | None = None
+    # Files beside the weights that hold their tensors (a model over a git host's file size
+    # limit is split, scripts/reader/export.py), each with its sha256: {file name: sha256}.
+    weight_parts: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def load(cls, directory: Path) -> ReaderCard:
@@ -68,11 +71,15 @@ class ReaderCard:
                     if data.get("extra_answer_threshold") is None
                     else float(data["extra_answer_threshold"])
                 ),
+                weight_parts=tuple(
+                    (str(name), str(sha)) for name, sha in data.get("weight_parts", {}).items()
+                ),
             )
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
             raise RagError(f"reader card {path} is unreadable: {e}") from None
-        if Path(card.weights).name != card.weights:
-            raise RagError(f"reader card {path} names weights outside its folder")
+        for name in [card.weights, *(part for part, _ in card.weight_parts)]:
+            if Path(name).name != name:
+                raise RagError(f"reader card {path} names weights outside its folder")
         return card
 
 
@@ -100,14 +107,16 @@ class Reader:
         self.directory = Path(directory or DEFAULT_DIR)
         self.card = ReaderCard.load(self.directory)
         weights = self.directory / self.card.weights
-        if not weights.is_file():
-            raise RagError(f"reader weights not found: {weights}")
-        actual = sha256_of(weights)
-        if actual != self.card.sha256:
-            raise RagError(
-                f"reader weights {weights} have sha256 {actual}, expected {self.card.sha256}; "
-                "restore models/reader from the repository"
-            )
+        for name, expected in [(self.card.weights, self.card.sha256), *self.card.weight_parts]:
+            path = self.directory / name
+            if not path.is_file():
+                raise RagError(f"reader weights not found: {path}")
+            actual = sha256_of(path)
+            if actual != expected:
+                raise RagError(
+                    f"reader weights {path} have sha256 {actual}, expected {expected}; "
+                    "restore models/reader from the repository"
+                )
         self._tokenizer = WindowTokenizer(self.directory, self.card.max_length, self.card.stride)
         self._model = _OnnxModel(weights) if weights.suffix == ".onnx" else _TorchModel(weights)
         self._lock = threading.Lock()
@@ -201,7 +210,8 @@ class WindowTokenizer:
         self._pairs.enable_truncation(max_length, stride=stride, strategy="only_second")
         self._plain.no_padding()
         self._plain.no_truncation()
-        self._pad = self._pairs.token_to_id("[PAD]") or 0
+        pad = self._pairs.token_to_id("[PAD]")  # WordPiece (BERT); <pad> for MPNet's BPE
+        self._pad = pad if pad is not None else (self._pairs.token_to_id("<pad>") or 0)
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         return self._plain.encode(text, add_special_tokens=False).offsets

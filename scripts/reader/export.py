@@ -54,6 +54,35 @@ def load_model(source: Path, base: Path | None = None):
     return model
 
 
+def mean_of(models):
+    """One module whose start and end logits are the mean of the given readers' (an ensemble).
+
+    The members must share a tokenizer and a window layout; the mean of their logits is read
+    exactly as one reader's, "no answer" included, so nothing downstream changes.
+    """
+    import torch
+
+    class MeanOfReaders(torch.nn.Module):
+        def __init__(self, members) -> None:
+            super().__init__()
+            self.members = torch.nn.ModuleList(members)
+
+        def forward(self, input_ids, attention_mask, token_type_ids):
+            outputs = [
+                member(
+                    input_ids=input_ids,
+                    attention_mask=attention_mask,
+                    token_type_ids=token_type_ids,
+                )
+                for member in self.members
+            ]
+            start = torch.stack([o.start_logits for o in outputs]).mean(dim=0)
+            end = torch.stack([o.end_logits for o in outputs]).mean(dim=0)
+            return start, end
+
+    return MeanOfReaders(models)
+
+
 def tokenizer_source(source: Path) -> Path:
     if source.is_dir() and (source / "tokenizer.json").exists():
         return source
@@ -63,27 +92,23 @@ def tokenizer_source(source: Path) -> Path:
 
 
 def export_onnx(model, path: Path) -> None:
+    import inspect
+
     import torch
 
     model.eval()
     sample = torch.ones((2, 16), dtype=torch.long)
     axes = {0: "batch", 1: "tokens"}
+    inputs = ["input_ids", "attention_mask", "token_type_ids"]
+    if "token_type_ids" not in inspect.signature(model.forward).parameters:
+        inputs = inputs[:2]  # MPNet has none: its third argument is position_ids
     torch.onnx.export(
         model,
-        (sample, sample, torch.zeros_like(sample)),
+        (sample, sample, torch.zeros_like(sample))[: len(inputs)],
         str(path),
-        input_names=["input_ids", "attention_mask", "token_type_ids"],
+        input_names=inputs,
         output_names=["start_logits", "end_logits"],
-        dynamic_axes={
-            name: axes
-            for name in [
-                "input_ids",
-                "attention_mask",
-                "token_type_ids",
-                "start_logits",
-                "end_logits",
-            ]
-        },
+        dynamic_axes={name: axes for name in [*inputs, "start_logits", "end_logits"]},
         opset_version=17,
         dynamo=False,
     )
@@ -91,6 +116,7 @@ def export_onnx(model, path: Path) -> None:
 
 QUANTIZATION = {
     "fp16": "fp16 storage, fp32 compute",
+    "int8-storage": "int8 storage (one scale per row or column), fp32 compute",
     "fp32": "none (fp32)",
     "int8": "dynamic int8, per channel",
 }
@@ -106,8 +132,95 @@ def store(fp32: Path, out: Path, weights: str) -> None:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         quantize_dynamic(fp32, out, per_channel=True, weight_type=QuantType.QInt8)
+    elif weights == "int8-storage":
+        int8_weights(fp32, out)
     else:
         half_weights(fp32, out)
+
+
+def int8_scales(array, axis: int):
+    """Symmetric int8 with one fp32 scale per slice along ``axis`` (0: rows, 1: columns)."""
+    import numpy as np
+
+    scale = np.abs(array).max(axis=1 - axis, keepdims=True) / 127.0
+    scale[scale == 0] = 1.0
+    q = np.clip(np.rint(array / scale), -127, 127).astype(np.int8)
+    return q, scale.astype(np.float32)
+
+
+def int8_weights(fp32: Path, out: Path, min_size: int = 1024) -> None:
+    """Store every large 2-D fp32 initializer as int8 times a per-row (or per-column) scale.
+
+    The weights come back from a lent GPU packed that way (pack.py, a scale per row of the
+    torch layout), so for each matrix the axis that reconstructs it best is kept: for those
+    weights it is the packing's own axis and the rounding is undone exactly. The Cast and Mul
+    that widen them fold into fp32 constants when ONNX Runtime loads the model, so every
+    product is fp32, as with fp16 storage, at a quarter of the fp32 size.
+    """
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    model = onnx.load(str(fp32))
+    initializers, widen = [], []
+    for init in model.graph.initializer:
+        array = numpy_helper.to_array(init)
+        if array.dtype != np.float32 or array.ndim != 2 or array.size < min_size:
+            initializers.append(init)
+            continue
+        options = [int8_scales(array, axis) for axis in (0, 1)]
+        q, scale = min(options, key=lambda o: float(np.abs(o[0] * o[1] - array).max()))
+        name = init.name
+        initializers += [
+            numpy_helper.from_array(q, f"{name}_int8"),
+            numpy_helper.from_array(scale, f"{name}_scale"),
+        ]
+        widen += [
+            helper.make_node("Cast", [f"{name}_int8"], [f"{name}_wide"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", [f"{name}_wide", f"{name}_scale"], [name]),
+        ]
+    nodes = list(model.graph.node)
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(initializers)
+    del model.graph.node[:]
+    model.graph.node.extend(widen + nodes)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out))
+
+
+def split_weights(path: Path, part_mb: float) -> dict[str, str]:
+    """Move the initializers of the ONNX model at ``path`` into ``<stem>-N.bin`` files of at
+    most ``part_mb`` MB each (a git host takes files up to 95 MB), beside the model.
+
+    Returns {file name: sha256} for the card: the reader checks every part before loading.
+    A model already small enough stays one file.
+    """
+    import onnx
+    from onnx.external_data_helper import set_external_data
+
+    if path.stat().st_size <= part_mb * 1e6:
+        return {}
+    model = onnx.load(str(path))
+    limit = int(part_mb * 1e6)
+    parts: list[bytearray] = [bytearray()]
+    for tensor in model.graph.initializer:
+        data = tensor.raw_data
+        if len(data) < 1024:  # small tensors stay inside the graph
+            continue
+        if parts[-1] and len(parts[-1]) + len(data) > limit:  # one larger tensor: a part alone
+            parts.append(bytearray())
+        name = f"{path.stem}-{len(parts) - 1}.bin"
+        set_external_data(tensor, location=name, offset=len(parts[-1]), length=len(data))
+        tensor.data_location = onnx.TensorProto.EXTERNAL
+        parts[-1] += data
+        tensor.ClearField("raw_data")
+    shas = {}
+    for number, data in enumerate(parts):
+        part = path.with_name(f"{path.stem}-{number}.bin")
+        part.write_bytes(bytes(data))
+        shas[part.name] = squad_split.sha256_file(part)
+    onnx.save(model, str(path))
+    return shas
 
 
 def half_weights(fp32: Path, out: Path, min_size: int = 1024) -> None:
@@ -144,9 +257,17 @@ def half_weights(fp32: Path, out: Path, min_size: int = 1024) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("source", type=Path, help="transformers folder or checkpoint.pt")
+    parser.add_argument(
+        "source",
+        type=Path,
+        nargs="+",
+        help="transformers folder or checkpoint.pt; several: one model, the mean of their logits",
+    )
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--weights", choices=["fp16", "fp32", "int8"], default="fp16")
+    parser.add_argument("--weights", choices=list(QUANTIZATION), default="fp16")
+    parser.add_argument(
+        "--part-mb", type=float, default=90.0, help="largest weights file (a larger model is split)"
+    )
     parser.add_argument("--torch", action="store_true", help="safetensors instead of ONNX")
     parser.add_argument("--threshold", type=float, default=0.0)
     parser.add_argument("--max-length", type=int, default=256)
@@ -158,21 +279,29 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
     from transformers import AutoTokenizer
 
-    model = load_model(args.source)
+    models = [load_model(source) for source in args.source]
+    model = models[0] if len(models) == 1 else mean_of(models)
+    if args.torch and len(models) > 1:
+        parser.error("an ensemble exports to ONNX only")
     args.out.mkdir(parents=True, exist_ok=True)
-    AutoTokenizer.from_pretrained(tokenizer_source(args.source)).save_pretrained(args.out)
+    AutoTokenizer.from_pretrained(tokenizer_source(args.source[0])).save_pretrained(args.out)
     if args.torch:
         model.save_pretrained(args.out)
         weights = args.out / "model.safetensors"
+        parts = {}
     else:
+        for stale in args.out.glob("model-*.bin"):  # a previous export's parts
+            stale.unlink()
         weights = args.out / "model.onnx"
         with tempfile.TemporaryDirectory() as scratch:
             fp32 = Path(scratch) / "model.onnx"
             export_onnx(model, fp32)
             store(fp32, weights, args.weights)
+        parts = split_weights(weights, args.part_mb)
     card = {
         "weights": weights.name,
         "sha256": squad_split.sha256_file(weights),
+        **({"weight_parts": parts} if not args.torch and parts else {}),
         "no_answer_threshold": args.threshold,
         "max_length": args.max_length,
         "stride": args.stride,

@@ -12,10 +12,18 @@
 #
 # Locally, as a smoke test on a few questions:
 #   G=/tmp/g OUT=/tmp/out DEVICE=cpu TEACHER_BUDGET=30 STUDENT_BUDGET=30 bash scripts/reader/gpu.sh
+#   G=/tmp/g OUT=/tmp/out DEVICE=cpu STAGES=large LARGE_ARGS="--max-steps 2" \
+#       bash scripts/reader/gpu.sh && G=/tmp/g OUT=/tmp/out STAGES=large-rest bash scripts/reader/gpu.sh
 #
 # STAGES picks what runs (default all): "teacher" (unpack, teacher, its logits; the teacher and
 # logits stay in $G) and "student" (unpack, student, pack), so that the two halves can run as two
 # calls of at most 10 minutes each on a machine that stays warm between them.
+#
+# STAGES=large trains all-mpnet-base-v2 itself as the reader to ship, at the shipped window
+# (256 tokens), and packs it int8 (pack.py, a scale per row: export.py --weights int8-storage
+# undoes that rounding exactly) into 15 MB parts in $G/large-parts. A call brings back at most
+# 64 MiB, so "large" copies parts 000-003 to $OUT and "large-rest" (a second call, nothing
+# trained) the others. MiniLM is not needed for these two.
 set -euo pipefail
 cd "$(dirname "$0")"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
@@ -25,6 +33,8 @@ DEVICE=${DEVICE:-cuda}
 TEACHER_EPOCHS=${TEACHER_EPOCHS:-2}
 STUDENT_EPOCHS=${STUDENT_EPOCHS:-3}
 TEACHER_BUDGET=${TEACHER_BUDGET:-170}
+LARGE_EPOCHS=${LARGE_EPOCHS:-2}
+LARGE_BUDGET=${LARGE_BUDGET:-300}
 STUDENT_BUDGET=${STUDENT_BUDGET:-110}
 THREADS=${THREADS:-8}
 STAGES=${STAGES:-teacher student}
@@ -36,8 +46,30 @@ started=$SECONDS
 stamp() { echo "[$((SECONDS - started)) s] $*"; }
 run() { [[ " $STAGES " == *" $1 "* ]]; }
 
+if run large-rest; then
+    parts=("$G"/large-parts/part-*.npz)
+    cp "${parts[@]:4}" "$OUT/"
+    stamp "returned ${#parts[@]} parts less the first 4"
+    exit 0
+fi
+
 stamp "unpack"
-if run teacher; then $PY pack.py unpack "$G"/mpnet/part-*.npz --out "$G/mpnet-base"; fi
+if run teacher || run large; then $PY pack.py unpack "$G"/mpnet/part-*.npz --out "$G/mpnet-base"; fi
+
+if run large; then
+    stamp "large reader"
+    $PY train.py "${DATA[@]}" --out "$G/large" --base "$G/mpnet-base" \
+        --epochs "$LARGE_EPOCHS" --lr 5e-5 --batch-size 32 --max-length 256 \
+        --time-budget "$LARGE_BUDGET" ${LARGE_ARGS:-}
+    rm -rf "$G/large-parts"
+    $PY pack.py pack "$G/large/final" "$G/large-parts" --part-mb 15
+    parts=("$G"/large-parts/part-*.npz)
+    cp "${parts[@]:0:4}" "$OUT/"
+    cp "$G/large/final/training.json" "$OUT/large-training.json"
+    stamp "returned 4 of ${#parts[@]} parts; STAGES=large-rest brings the others"
+    exit 0
+fi
+
 $PY pack.py unpack "$G"/minilm/part-*.npz --out "$G/minilm-base"
 
 if run teacher; then

@@ -430,7 +430,7 @@ def parse_args(argv=None):
         help="bf16 autocast (fp32 master weights): 2.4x faster steps on CPUs with AVX-512 BF16",
     )
     parser.add_argument("--checkpoint-every", type=int, default=300)
-    parser.add_argument("--max-steps", type=int, default=0, help="stop after N steps (timing)")
+    parser.add_argument("--max-steps", type=int, default=0, help="stop after N steps, and save")
     add_machine_arguments(parser)
     return parser.parse_args(argv)
 
@@ -530,7 +530,7 @@ def main(argv=None) -> int:
             model.save_pretrained(args.out / f"epoch-{step // per_epoch}")
         if args.max_steps and step >= args.max_steps:
             print(f"{step} steps in {time.time() - started:.1f}s", flush=True)
-            return 0
+            break
     bar.close()
 
     save_final(
@@ -543,7 +543,7 @@ def main(argv=None) -> int:
             "examples": kinds,
             "features": len(features),
             "no_answer_features": null_features,
-            "steps": total,
+            "steps": step,
             "planned_steps": budget.planned,
             "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
             "log": log,
