@@ -1,4 +1,4 @@
-"""scripts/reader/export.py: ensembles, int8-stored weights and weights split into parts."""
+"""scripts/reader/export.py: ensembles, and weights split into parts the reader checks."""
 
 from __future__ import annotations
 
@@ -15,11 +15,6 @@ from rag.errors import RagError
 @pytest.fixture(scope="module")
 def export(reader_script):
     return reader_script("export")
-
-
-@pytest.fixture(scope="module")
-def pack(reader_script):
-    return reader_script("pack")
 
 
 @pytest.fixture(scope="module")
@@ -81,25 +76,6 @@ def test_an_ensemble_reads_as_the_mean_of_its_members(
     for mine, a, b in zip(got, first, second, strict=True):
         assert not np.allclose(a, b, atol=1e-3)  # the members do differ
         np.testing.assert_allclose(mine, (a + b) / 2, atol=1e-4)
-
-
-def test_int8_storage_undoes_packed_rounding_exactly(export, pack, tiny_reader_dir, tmp_path):
-    """Weights that come back packed (int8, a scale per row) are stored without a further loss."""
-    parts = pack.pack(tiny_reader_dir, tmp_path / "parts", 1.0, "int8")
-    packed = tmp_path / "packed"
-    pack.unpack(parts, packed)
-    assert export.main([str(packed), "--out", str(tmp_path / "fp32"), "--weights", "fp32"]) == 0
-    out = tmp_path / "int8"
-    assert export.main([str(packed), "--out", str(out), "--weights", "int8-storage"]) == 0
-    sample = _sample()
-    reference = _onnx_logits(tmp_path / "fp32" / "model.onnx", *sample)
-    stored = _onnx_logits(out / "model.onnx", *sample)
-    for a, b in zip(reference, stored, strict=True):
-        np.testing.assert_allclose(a, b, atol=1e-5)
-    card = json.loads((out / "reader.json").read_text())
-    assert card["quantization"].startswith("int8 storage")
-    fp32_size = (tmp_path / "fp32" / "model.onnx").stat().st_size
-    assert (out / "model.onnx").stat().st_size < 0.4 * fp32_size
 
 
 @pytest.fixture(scope="module")

@@ -116,7 +116,6 @@ def export_onnx(model, path: Path) -> None:
 
 QUANTIZATION = {
     "fp16": "fp16 storage, fp32 compute",
-    "int8-storage": "int8 storage (one scale per row or column), fp32 compute",
     "fp32": "none (fp32)",
     "int8": "dynamic int8, per channel",
 }
@@ -132,60 +131,8 @@ def store(fp32: Path, out: Path, weights: str) -> None:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         quantize_dynamic(fp32, out, per_channel=True, weight_type=QuantType.QInt8)
-    elif weights == "int8-storage":
-        int8_weights(fp32, out)
     else:
         half_weights(fp32, out)
-
-
-def int8_scales(array, axis: int):
-    """Symmetric int8 with one fp32 scale per slice along ``axis`` (0: rows, 1: columns)."""
-    import numpy as np
-
-    scale = np.abs(array).max(axis=1 - axis, keepdims=True) / 127.0
-    scale[scale == 0] = 1.0
-    q = np.clip(np.rint(array / scale), -127, 127).astype(np.int8)
-    return q, scale.astype(np.float32)
-
-
-def int8_weights(fp32: Path, out: Path, min_size: int = 1024) -> None:
-    """Store every large 2-D fp32 initializer as int8 times a per-row (or per-column) scale.
-
-    The weights come back from a lent GPU packed that way (pack.py, a scale per row of the
-    torch layout), so for each matrix the axis that reconstructs it best is kept: for those
-    weights it is the packing's own axis and the rounding is undone exactly. The Cast and Mul
-    that widen them fold into fp32 constants when ONNX Runtime loads the model, so every
-    product is fp32, as with fp16 storage, at a quarter of the fp32 size.
-    """
-    import numpy as np
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    model = onnx.load(str(fp32))
-    initializers, widen = [], []
-    for init in model.graph.initializer:
-        array = numpy_helper.to_array(init)
-        if array.dtype != np.float32 or array.ndim != 2 or array.size < min_size:
-            initializers.append(init)
-            continue
-        options = [int8_scales(array, axis) for axis in (0, 1)]
-        q, scale = min(options, key=lambda o: float(np.abs(o[0] * o[1] - array).max()))
-        name = init.name
-        initializers += [
-            numpy_helper.from_array(q, f"{name}_int8"),
-            numpy_helper.from_array(scale, f"{name}_scale"),
-        ]
-        widen += [
-            helper.make_node("Cast", [f"{name}_int8"], [f"{name}_wide"], to=TensorProto.FLOAT),
-            helper.make_node("Mul", [f"{name}_wide", f"{name}_scale"], [name]),
-        ]
-    nodes = list(model.graph.node)
-    del model.graph.initializer[:]
-    model.graph.initializer.extend(initializers)
-    del model.graph.node[:]
-    model.graph.node.extend(widen + nodes)
-    onnx.checker.check_model(model)
-    onnx.save(model, str(out))
 
 
 def split_weights(path: Path, part_mb: float) -> dict[str, str]:

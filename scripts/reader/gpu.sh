@@ -20,8 +20,8 @@
 # calls of at most 10 minutes each on a machine that stays warm between them.
 #
 # STAGES=large trains all-mpnet-base-v2 itself as the reader to ship, at the shipped window
-# (256 tokens), and packs it int8 (pack.py, a scale per row: export.py --weights int8-storage
-# undoes that rounding exactly) into 15 MB parts in $G/large-parts. A call brings back at most
+# (256 tokens), and packs it int8 (pack.py, a scale per row) into 15 MB parts in
+# $G/large-parts. A call brings back at most
 # 64 MiB, so "large" copies parts 000-003 to $OUT and "large-rest" (a second call, nothing
 # trained) the others. MiniLM is not needed for these two.
 set -euo pipefail

@@ -179,6 +179,12 @@ def main(argv=None) -> int:
         default="both",
         help="which title settings to sweep in the open setting (each costs a full pass)",
     )
+    parser.add_argument(
+        "--passages",
+        type=int,
+        default=None,
+        help="passages read per question (default: the settings' passages_read)",
+    )
     args = parser.parse_args(argv)
 
     from rag.engine import Engine
@@ -202,6 +208,7 @@ def main(argv=None) -> int:
             articles_dir=Path(scratch) / "articles",
             index_dir=Path(scratch) / "index",
             reader_dir=args.model,
+            **({"passages_read": args.passages} if args.passages else {}),
         )
         engine = Engine(settings)
         # Every question through `rag ask` itself, always answering with one span, so the
