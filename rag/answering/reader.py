@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..embedding import sha256_of
+from ..embedding import check_weights
 from ..errors import RagError
 from .spans import MAX_ANSWER_TOKENS, best_spans, null_score
 from .verifier import Verifier
@@ -108,15 +108,12 @@ class Reader:
         self.card = ReaderCard.load(self.directory)
         weights = self.directory / self.card.weights
         for name, expected in [(self.card.weights, self.card.sha256), *self.card.weight_parts]:
-            path = self.directory / name
-            if not path.is_file():
-                raise RagError(f"reader weights not found: {path}")
-            actual = sha256_of(path)
-            if actual != expected:
-                raise RagError(
-                    f"reader weights {path} have sha256 {actual}, expected {expected}; "
-                    "restore models/reader from the repository"
-                )
+            check_weights(
+                self.directory / name,
+                expected,
+                "reader weights",
+                "restore models/reader from the repository",
+            )
         self._tokenizer = WindowTokenizer(self.directory, self.card.max_length, self.card.stride)
         self._model = _OnnxModel(weights) if weights.suffix == ".onnx" else _TorchModel(weights)
         self._lock = threading.Lock()
