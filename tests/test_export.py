@@ -140,3 +140,12 @@ def test_a_part_outside_the_folder_is_refused(split_reader, tmp_path):
     (folder / "reader.json").write_text(json.dumps(card))
     with pytest.raises(RagError, match="outside its folder"):
         Reader(folder)
+
+
+@pytest.mark.parametrize("parts", [["model-0.bin"], "model-0.bin", None])
+def test_weight_parts_that_are_not_a_mapping_are_one_clear_error(split_reader, tmp_path, parts):
+    folder, card = _copy(split_reader, tmp_path)
+    card["weight_parts"] = parts
+    (folder / "reader.json").write_text(json.dumps(card))
+    with pytest.raises(RagError, match="unreadable"):
+        Reader(folder)

@@ -71,9 +71,7 @@ class ReaderCard:
                     if data.get("extra_answer_threshold") is None
                     else float(data["extra_answer_threshold"])
                 ),
-                weight_parts=tuple(
-                    (str(name), str(sha)) for name, sha in data.get("weight_parts", {}).items()
-                ),
+                weight_parts=_weight_parts(data.get("weight_parts", {})),
             )
         except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as e:
             raise RagError(f"reader card {path} is unreadable: {e}") from None
@@ -81,6 +79,12 @@ class ReaderCard:
             if Path(name).name != name:
                 raise RagError(f"reader card {path} names weights outside its folder")
         return card
+
+
+def _weight_parts(parts) -> tuple[tuple[str, str], ...]:
+    if not isinstance(parts, dict):
+        raise TypeError(f"weight_parts must map file names to sha256, not {parts!r}")
+    return tuple((str(name), str(sha)) for name, sha in parts.items())
 
 
 @dataclass(frozen=True)
@@ -207,8 +211,7 @@ class WindowTokenizer:
         self._pairs.enable_truncation(max_length, stride=stride, strategy="only_second")
         self._plain.no_padding()
         self._plain.no_truncation()
-        pad = self._pairs.token_to_id("[PAD]")  # WordPiece (BERT); <pad> for MPNet's BPE
-        self._pad = pad if pad is not None else (self._pairs.token_to_id("<pad>") or 0)
+        self._pad = self._pairs.token_to_id("[PAD]") or 0  # masked: any id reads the same
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         return self._plain.encode(text, add_special_tokens=False).offsets

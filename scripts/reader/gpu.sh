@@ -46,10 +46,15 @@ started=$SECONDS
 stamp() { echo "[$((SECONDS - started)) s] $*"; }
 run() { [[ " $STAGES " == *" $1 "* ]]; }
 
+shopt -s nullglob
 if run large-rest; then
     parts=("$G"/large-parts/part-*.npz)
-    cp "${parts[@]:4}" "$OUT/"
-    stamp "returned ${#parts[@]} parts less the first 4"
+    if [ ${#parts[@]} -eq 0 ]; then
+        echo "Error: no parts in $G/large-parts: run STAGES=large first" >&2
+        exit 1
+    fi
+    if [ ${#parts[@]} -gt 4 ]; then cp "${parts[@]:4}" "$OUT/"; fi
+    stamp "returned the parts after the first 4 (${#parts[@]} in all)"
     exit 0
 fi
 
@@ -66,7 +71,7 @@ if run large; then
     parts=("$G"/large-parts/part-*.npz)
     cp "${parts[@]:0:4}" "$OUT/"
     cp "$G/large/final/training.json" "$OUT/large-training.json"
-    stamp "returned 4 of ${#parts[@]} parts; STAGES=large-rest brings the others"
+    stamp "returned the first 4 of ${#parts[@]} parts; STAGES=large-rest brings the others"
     exit 0
 fi
 

@@ -208,7 +208,7 @@ def main(argv=None) -> int:
             articles_dir=Path(scratch) / "articles",
             index_dir=Path(scratch) / "index",
             reader_dir=args.model,
-            **({"passages_read": args.passages} if args.passages else {}),
+            **({"passages_read": args.passages} if args.passages is not None else {}),
         )
         engine = Engine(settings)
         # Every question through `rag ask` itself, always answering with one span, so the
