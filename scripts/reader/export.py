@@ -54,6 +54,13 @@ def load_model(source: Path, base: Path | None = None):
     return model
 
 
+def takes_segments(model) -> bool:
+    """Whether the model reads token_type_ids (BERT, MiniLM) or not (MPNet)."""
+    import inspect
+
+    return "token_type_ids" in inspect.signature(model.forward).parameters
+
+
 def mean_of(models):
     """One module whose start and end logits are the mean of the given readers' (an ensemble).
 
@@ -66,15 +73,17 @@ def mean_of(models):
         def __init__(self, members) -> None:
             super().__init__()
             self.members = torch.nn.ModuleList(members)
+            # MPNet takes no token_type_ids (its third argument is position_ids).
+            self.segments = [takes_segments(m) for m in members]
 
-        def forward(self, input_ids, attention_mask, token_type_ids):
+        def forward(self, input_ids, attention_mask, token_type_ids=None):
             outputs = [
                 member(
                     input_ids=input_ids,
                     attention_mask=attention_mask,
-                    token_type_ids=token_type_ids,
+                    **({"token_type_ids": token_type_ids} if segments else {}),
                 )
-                for member in self.members
+                for member, segments in zip(self.members, self.segments, strict=True)
             ]
             start = torch.stack([o.start_logits for o in outputs]).mean(dim=0)
             end = torch.stack([o.end_logits for o in outputs]).mean(dim=0)
@@ -92,15 +101,13 @@ def tokenizer_source(source: Path) -> Path:
 
 
 def export_onnx(model, path: Path) -> None:
-    import inspect
-
     import torch
 
     model.eval()
     sample = torch.ones((2, 16), dtype=torch.long)
     axes = {0: "batch", 1: "tokens"}
     inputs = ["input_ids", "attention_mask", "token_type_ids"]
-    if "token_type_ids" not in inspect.signature(model.forward).parameters:
+    if not any(takes_segments(m) for m in getattr(model, "members", [model])):
         inputs = inputs[:2]  # MPNet has none: its third argument is position_ids
     torch.onnx.export(
         model,
@@ -226,10 +233,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(2)
     from transformers import AutoTokenizer
 
+    if args.torch and len(args.source) > 1:
+        parser.error("an ensemble exports to ONNX only")
     models = [load_model(source) for source in args.source]
     model = models[0] if len(models) == 1 else mean_of(models)
-    if args.torch and len(models) > 1:
-        parser.error("an ensemble exports to ONNX only")
     args.out.mkdir(parents=True, exist_ok=True)
     AutoTokenizer.from_pretrained(tokenizer_source(args.source[0])).save_pretrained(args.out)
     if args.torch:
@@ -248,7 +255,7 @@ def main(argv=None) -> int:
     card = {
         "weights": weights.name,
         "sha256": squad_split.sha256_file(weights),
-        **({"weight_parts": parts} if not args.torch and parts else {}),
+        **({"weight_parts": parts} if parts else {}),
         "no_answer_threshold": args.threshold,
         "max_length": args.max_length,
         "stride": args.stride,

@@ -21,9 +21,8 @@
 #
 # STAGES=large trains all-mpnet-base-v2 itself as the reader to ship, at the shipped window
 # (256 tokens), and packs it int8 (pack.py, a scale per row) into 15 MB parts in
-# $G/large-parts. A call brings back at most
-# 64 MiB, so "large" copies parts 000-003 to $OUT and "large-rest" (a second call, nothing
-# trained) the others. MiniLM is not needed for these two.
+# $G/large-parts. A call brings back at most 64 MiB, so "large" copies parts 000-003 to $OUT
+# and "large-rest" (a further call, nothing trained) the others. MiniLM is not needed for these two.
 set -euo pipefail
 cd "$(dirname "$0")"
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
