@@ -41,6 +41,12 @@ _RELATIVE_YEAR = re.compile(
 )
 _RELATIVE_MONTH = re.compile(r"\b(this|last|next)\s+month\b", re.IGNORECASE)
 _RELATIVE_QUARTER = re.compile(r"\b(this|last|next|current)\s+quarter\b(?!\s+of)", re.IGNORECASE)
+_RELATIVE_WEEK = re.compile(r"\b(last|next|previous)\s+week\b", re.IGNORECASE)
+_COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+_COUNTS |= {"seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+_AGO = re.compile(
+    r"\b(" + "|".join(_COUNTS) + r"|\d{1,2})\s+(day|week|month|year)s?\s+ago\b", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -100,9 +106,13 @@ def _day_named(text: str):
     return lambda anchor: -((anchor.weekday() - target) % 7)
 
 
-_IMPLIED = re.compile(
-    r"\b(?:(?:this|last|next|previous|current)\s+(?:year|month|quarter)|a\s+year\s+(?:ago|earlier)|"
-    r"yesterday|tomorrow|today)\b",
+# Every expression that names a date only relative to the article's own (quotes show each
+# resolved; a sentence's implied years come from them).
+RELATIVE = re.compile(
+    r"\b(?:(?:this|last|next|previous|current)\s+(?:year|month|quarter)|"
+    r"(?:last|next|previous)\s+week|a\s+year\s+earlier|"
+    + _AGO.pattern[2:-2]
+    + r"|yesterday|tomorrow|today)\b",
     re.IGNORECASE,
 )
 
@@ -116,9 +126,9 @@ def implied_years(text: str, article_date: str | None) -> frozenset[str]:
     if anchor is None:
         return frozenset()
     years = set()
-    for found in _IMPLIED.finditer(text):
+    for found in RELATIVE.finditer(text):
         words = found.group(0).lower()
-        if words.startswith("a year"):
+        if words.startswith("a year earlier"):
             years.add(anchor.year - 1)
         elif (key := resolve(found.group(0), article_date).sort_key) is not None:
             years.add(key[0])
@@ -154,6 +164,27 @@ def resolve(text: str, article_date: str | None) -> ResolvedDate:
             return f"Q{absolute % 4 + 1} {anchor.year + absolute // 4}"
 
         display = _RELATIVE_QUARTER.sub(quarter_for, display)
+
+        def week_for(match: re.Match) -> str:
+            monday = anchor - timedelta(days=anchor.weekday())
+            offset = 7 if match.group(1).lower() == "next" else -7
+            return "the week of " + (monday + timedelta(days=offset)).strftime("%-d %B %Y")
+
+        display = _RELATIVE_WEEK.sub(week_for, display)
+
+        def ago(match: re.Match) -> str:
+            word, unit = match.group(1).lower(), match.group(2).lower()
+            count = int(word) if word.isdigit() else _COUNTS[word]
+            if unit == "year":
+                return str(anchor.year - count)
+            if unit == "month":
+                absolute = anchor.year * 12 + anchor.month - 1 - count
+                return date(absolute // 12, absolute % 12 + 1, 1).strftime("%B %Y")
+            days = count * (7 if unit == "week" else 1)
+            then = anchor - timedelta(days=days)
+            return ("about " if unit == "week" else "") + then.strftime("%-d %B %Y")
+
+        display = _AGO.sub(ago, display)
         if day_shift := _day_named(display):
             display = (anchor + timedelta(days=day_shift(anchor))).strftime("%-d %B %Y")
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass, field
 
 from .answering import Answerer, Draft
 from .answering.draft import ABSTAIN_TEXT
 from .citations import Citation, Claim, number_citations, verify
-from .dates import resolve
+from .dates import RELATIVE, resolve
 from .evidence import EvidenceIndex
 from .question import DATE, OTHER, analyse_question
 from .question.followup import rewrite_with_history
@@ -67,7 +66,7 @@ def _excerpt(sentence: str, focus: str | None, limit: int = MAX_QUOTE_CHARS) -> 
 
 def _with_resolved_dates(text: str, claim: Claim) -> str:
     """Show what a relative date in the quote means: "last year" -> "last year (2022)"."""
-    for match in re.finditer(r"\b((?:this|last|next) (?:year|month|quarter)|today)\b", text, re.I):
+    for match in RELATIVE.finditer(text):
         resolved = resolve(match.group(0), claim.chunk.date)
         if resolved.changed:
             return text[: match.end()] + f" ({resolved.display})" + text[match.end() :]

@@ -12,7 +12,7 @@ Measures, in one process so the ratios compare like with like:
   synthetic articles);
 - bare query-embedding time (the model's encode of one question);
 - warm `ask` latency (retrieve + answer + citations) over the gold questions;
-- the reader's load time and its share of `ask` (targets: load <= 5 s, ask p95 <= 400 ms,
+- the reader's load time and its share of `ask` (targets: load <= 5 s, ask p95 <= 600 ms,
   peak resident memory <= 1.5 GB);
 - one article added to the seeds the way the chat window adds it, until a question about it
   is answered from it (target <= 10 s).
@@ -221,7 +221,7 @@ def print_ask_figures(engine: Engine, embedder: Embedder, questions: list[str], 
         f"p95 {statistics.quantiles(answer_ms, n=20)[-1]:.2f} ms  "
         f"({sum(answer_ms) / sum(ask_ms):.0%} of ask time{reading})"
     )
-    print("target:                warm ask p95 <= 400 ms, peak RSS <= 1.5 GB")
+    print("target:                warm ask p95 <= 600 ms, peak RSS <= 1.5 GB")
     print(f"peak memory (RSS):     {peak_mb:.0f} MB")
 
 

