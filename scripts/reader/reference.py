@@ -1,6 +1,7 @@
 """Record what the reader answers in fp32, for the test that the shipped weights match it.
 
     python scripts/reader/reference.py runs/gate/fp32.onnx --reader models/reader
+    python scripts/reader/reference.py runs/large/fp32 --reader models/reader  # export folder
 
 Reads the first 60 gold questions against the whole seed article each names as its source,
 with the fp32 ONNX export of the same weights (``reference``), and writes each best span and
@@ -46,7 +47,11 @@ def best(reader: Reader, question: str, text: str) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("reference", type=Path, help="fp32 ONNX model of the shipped weights")
+    parser.add_argument(
+        "reference",
+        type=Path,
+        help="fp32 ONNX model of the shipped weights, or the folder export.py --weights fp32 wrote",
+    )
     parser.add_argument("--reader", type=Path, default=ROOT / "models" / "reader")
     parser.add_argument("--gold", type=Path, default=ROOT / "evals" / "gold.jsonl")
     parser.add_argument("--seeds", type=Path, default=ROOT / "seeds")
@@ -56,9 +61,24 @@ def main(argv=None) -> int:
         folder = Path(scratch)
         for name in ("tokenizer.json", "tokenizer_config.json"):
             shutil.copyfile(args.reader / name, folder / name)
-        shutil.copyfile(args.reference, folder / "model.onnx")
         card = json.loads((args.reader / CARD_NAME).read_text())
-        card.update(weights="model.onnx", sha256=sha256_of(folder / "model.onnx"))
+        card.pop("weight_parts", None)
+        if args.reference.is_dir():
+            # An export folder (export.py --weights fp32): a large model's weights come in
+            # parts beside model.onnx, and its card names them.
+            exported = json.loads((args.reference / CARD_NAME).read_text())
+            for name in [exported["weights"], *exported.get("weight_parts", {})]:
+                shutil.copyfile(args.reference / name, folder / name)
+            card.update(
+                {
+                    key: exported[key]
+                    for key in ("weights", "sha256", "weight_parts")
+                    if key in exported
+                }
+            )
+        else:
+            shutil.copyfile(args.reference, folder / "model.onnx")
+            card.update(weights="model.onnx", sha256=sha256_of(folder / "model.onnx"))
         (folder / CARD_NAME).write_text(json.dumps(card))
         reference = Reader(folder)
         rows = []
