@@ -55,18 +55,22 @@ class SentenceVectors:
 
     def of(self, doc_id: str, rows: range) -> dict[int, np.ndarray]:
         with self._lock:
-            missing = [i for i in rows if (doc_id, i) not in self._vectors]
+            found = {i: v for i in rows if (v := self._vectors.get((doc_id, i))) is not None}
+        missing = [i for i in rows if i not in found]
         if missing:
             # The title gives "the company took third place" the company it means.
             title = self.index.articles[doc_id].title
             sentences = self.index.sentences[doc_id]
             made = self.embedder.encode([embedding_text(title, sentences[i].text) for i in missing])
+            fresh = dict(zip(missing, made, strict=True))
             with self._lock:
-                if len(self._vectors) + len(missing) > self.keep:
+                if len(self._vectors) + len(fresh) > self.keep:
                     self._vectors.clear()
-                self._vectors.update({(doc_id, i): v for i, v in zip(missing, made, strict=True)})
-        with self._lock:
-            return {i: self._vectors[(doc_id, i)] for i in rows}
+                self._vectors.update({(doc_id, i): v for i, v in fresh.items()})
+            found.update(fresh)
+        # From what this call found and made, not the shared cache: another thread may have
+        # cleared it meanwhile.
+        return {i: found[i] for i in rows}
 
 
 class EvidenceIndex:
