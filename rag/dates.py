@@ -36,17 +36,24 @@ WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 _ORDINAL_PART = {"first": 1, "second": 2, "third": 3, "fourth": 4, "last": 4, "final": 4}
 _MONTH_RE = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")\.?"
 _YEAR = re.compile(r"\b(19[5-9]\d|20\d{2})\b")
-_RELATIVE_YEAR = re.compile(
-    r"\b((?:earlier|later)\s+)?(this|last|next|previous|current)\s+year\b", re.IGNORECASE
-)
-_RELATIVE_MONTH = re.compile(r"\b(this|last|next)\s+month\b", re.IGNORECASE)
-_RELATIVE_QUARTER = re.compile(r"\b(this|last|next|current)\s+quarter\b(?!\s+of)", re.IGNORECASE)
-_RELATIVE_WEEK = re.compile(r"\b(last|next|previous)\s+week\b", re.IGNORECASE)
+# "the last year of his term", "the previous week", "the last week of March": a date relative
+# to something in the story, or part of a longer name, so left as written.
+_NOT_AFTER_THE = r"(?<!\bthe\s)"
+_NOT_OF = r"(?!\s+of\b)"
+_YEAR_WORDS = _NOT_AFTER_THE + r"(this|last|next|previous|current)\s+year\b" + _NOT_OF
+_MONTH_WORDS = _NOT_AFTER_THE + r"(this|last|next)\s+month\b" + _NOT_OF
+_QUARTER_WORDS = r"(this|last|next|current)\s+quarter\b" + _NOT_OF
+# Weeks start on Monday (ISO): "last week" in an article of Sunday 12 March is 27 Feb - 5 Mar.
+_WEEK_WORDS = _NOT_AFTER_THE + r"(last|next|previous)\s+week\b" + _NOT_OF
+_RELATIVE_YEAR = re.compile(r"\b((?:earlier|later)\s+)?" + _YEAR_WORDS, re.IGNORECASE)
+_RELATIVE_MONTH = re.compile(r"\b" + _MONTH_WORDS, re.IGNORECASE)
+_RELATIVE_QUARTER = re.compile(r"\b" + _QUARTER_WORDS, re.IGNORECASE)
+_RELATIVE_WEEK = re.compile(r"\b" + _WEEK_WORDS, re.IGNORECASE)
 _COUNTS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 _COUNTS |= {"seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
-_AGO = re.compile(
-    r"\b(" + "|".join(_COUNTS) + r"|\d{1,2})\s+(day|week|month|year)s?\s+ago\b", re.IGNORECASE
-)
+# "two years ago", "3 days ago"; not the "5 years" of "1.5 years ago".
+_AGO_WORDS = r"(?<!\d[.,])(" + "|".join(_COUNTS) + r"|\d{1,2})\s+(day|week|month|year)s?\s+ago"
+_AGO = re.compile(r"\b" + _AGO_WORDS + r"\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -77,17 +84,20 @@ def parse_iso(value: str | None) -> date | None:
 _DAY_WORDS = re.compile(
     r"^\W*(?:on\s+|last\s+|this\s+|next\s+)?(today|yesterday|tomorrow|"
     + "|".join(WEEKDAYS)
-    + r")(?:\s+(?:morning|afternoon|evening|night))?(?:\s+of\s+(?:this|last)\s+week)?\W*$",
+    + r")(?:\s+(?:morning|afternoon|evening|night))?"
+    r"(?:,?\s+(?:of\s+)?(this|last|next|previous)\s+week)?\W*$",
     re.IGNORECASE,
 )
 
 
 def _day_named(text: str):
-    """For a span that names one day ("on Monday", "yesterday afternoon", "next Tuesday"):
-    a function from the article's date to the days to add; None for anything else.
+    """For a span that names one day ("on Monday", "yesterday afternoon", "next Tuesday",
+    "Friday of last week"): a function from the article's date to the days to add; None for
+    anything else.
 
     A bare weekday is the latest such day on or before the article's date (news reports what
-    happened); "next Tuesday" is the first one after it.
+    happened); "next Tuesday" is the first one after it; "Monday last week" is the Monday of
+    the week (Monday to Sunday) before the article's.
     """
     if re.fullmatch(r"\W*this\s+week\W*", text, re.IGNORECASE):
         return lambda anchor: 0  # read as the article's own day, as it always was
@@ -99,6 +109,9 @@ def _day_named(text: str):
     if word in fixed:
         return lambda anchor: fixed[word]
     target = WEEKDAYS.index(word)
+    if week := found.group(2):
+        weeks = {"last": -1, "previous": -1, "next": 1}.get(week.lower(), 0)
+        return lambda anchor: 7 * weeks + target - anchor.weekday()
     if re.match(r"\W*next\s", text, re.IGNORECASE):
         return lambda anchor: (target - anchor.weekday() - 1) % 7 + 1
     if re.match(r"\W*last\s", text, re.IGNORECASE):
@@ -109,10 +122,19 @@ def _day_named(text: str):
 # Every expression that names a date only relative to the article's own (quotes show each
 # resolved; a sentence's implied years come from them).
 RELATIVE = re.compile(
-    r"\b(?:(?:this|last|next|previous|current)\s+(?:year|month|quarter)|"
-    r"(?:last|next|previous)\s+week|a\s+year\s+earlier|"
-    + _AGO.pattern[2:-2]
-    + r"|yesterday|tomorrow|today)\b",
+    r"\b(?:"
+    + "|".join(
+        [
+            _YEAR_WORDS,
+            _MONTH_WORDS,
+            _QUARTER_WORDS,
+            _WEEK_WORDS,
+            r"a\s+year\s+earlier",
+            _AGO_WORDS,
+            "yesterday|tomorrow|today",
+        ]
+    )
+    + r")\b",
     re.IGNORECASE,
 )
 
@@ -164,13 +186,15 @@ def resolve(text: str, article_date: str | None) -> ResolvedDate:
             return f"Q{absolute % 4 + 1} {anchor.year + absolute // 4}"
 
         display = _RELATIVE_QUARTER.sub(quarter_for, display)
+        day_shift = _day_named(display)
 
         def week_for(match: re.Match) -> str:
             monday = anchor - timedelta(days=anchor.weekday())
             offset = 7 if match.group(1).lower() == "next" else -7
             return "the week of " + (monday + timedelta(days=offset)).strftime("%-d %B %Y")
 
-        display = _RELATIVE_WEEK.sub(week_for, display)
+        if day_shift is None:
+            display = _RELATIVE_WEEK.sub(week_for, display)
 
         def ago(match: re.Match) -> str:
             word, unit = match.group(1).lower(), match.group(2).lower()
@@ -184,8 +208,9 @@ def resolve(text: str, article_date: str | None) -> ResolvedDate:
             then = anchor - timedelta(days=days)
             return ("about " if unit == "week" else "") + then.strftime("%-d %B %Y")
 
-        display = _AGO.sub(ago, display)
-        if day_shift := _day_named(display):
+        if day_shift is None:
+            display = _AGO.sub(ago, display)
+        else:
             display = (anchor + timedelta(days=day_shift(anchor))).strftime("%-d %B %Y")
 
     if found := _YEAR.search(display):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -64,13 +65,20 @@ def _excerpt(sentence: str, focus: str | None, limit: int = MAX_QUOTE_CHARS) -> 
     return ("…" if start else "") + piece + "…"
 
 
+# A relative date in a quote, with the possessive that may follow it ("last week's vote").
+_QUOTED_DATE = re.compile(r"(?P<date>" + RELATIVE.pattern + r")(?P<possessive>['’]s\b)?", re.I)
+
+
 def _with_resolved_dates(text: str, claim: Claim) -> str:
-    """Show what a relative date in the quote means: "last year" -> "last year (2022)"."""
-    for match in RELATIVE.finditer(text):
-        resolved = resolve(match.group(0), claim.chunk.date)
-        if resolved.changed:
-            return text[: match.end()] + f" ({resolved.display})" + text[match.end() :]
-    return text
+    """Show what each relative date in the quote means: "last year" -> "last year (2022)"."""
+
+    def noted(match: re.Match) -> str:
+        resolved = resolve(match.group("date"), claim.chunk.date)
+        if not resolved.changed:
+            return match.group(0)
+        return f"{match.group(0)} ({resolved.display})"
+
+    return _QUOTED_DATE.sub(noted, text)
 
 
 def _lead(spans: list[str], kind: str) -> str:

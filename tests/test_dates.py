@@ -32,6 +32,13 @@ pytestmark = pytest.mark.unit
         ("six months ago", "2023-03-07", "September 2022", (2022, 9, 1)),
         ("a month ago", "2023-01-15", "December 2022", (2022, 12, 1)),
         ("four weeks ago", "2023-03-07", "about 7 February 2023", (2023, 2, 7)),
+        ("last week", "2023-03-12", "the week of 27 February 2023", (2023, 2, 27)),
+        ("Friday of last week", "2023-03-07", "3 March 2023", (2023, 3, 3)),
+        ("Monday last week", "2023-03-07", "27 February 2023", (2023, 2, 27)),
+        ("Monday of next week", "2023-03-07", "13 March 2023", (2023, 3, 13)),
+        ("the last week of March", "2023-03-07", "the last week of March, 2023", (2023, 3, 1)),
+        ("the last year of his term", "2023-03-07", "the last year of his term", None),
+        ("1.5 years ago", "2023-03-07", "1.5 years ago", None),
     ],
 )
 def test_resolution_against_article_date(text, article_date, display, key):
@@ -71,6 +78,8 @@ def test_shown_keeps_the_articles_words(text, article_date, shown):
         ("Two years ago it sold 5m phones.", "2023-02-01", {"2021"}),
         ("Three months ago it cut prices.", "2023-02-01", {"2022"}),
         ("Profit rose from a year earlier.", "2023-02-01", {"2022"}),
+        ("It was listed 1.5 years ago.", "2023-03-07", set()),
+        ("The previous year it lost money.", "2023-08-15", set()),
         ("Shipments fell 10% last year.", None, set()),
         ("Shipments fell 10% in 2021.", "2023-02-01", set()),
     ],

@@ -21,7 +21,7 @@ from dataclasses import replace
 
 from ..chunking import Chunk
 from ..citations import Claim
-from ..dates import resolve
+from ..dates import RELATIVE, resolve
 from ..evidence import EvidenceIndex, ScoredSentence
 from ..question import DATE, AnalysedQuestion
 from ..retrieve import Hit, Query
@@ -307,5 +307,6 @@ _DATE_WORDS = re.compile(
 
 
 def _is_date(span: str) -> bool:
-    """A span to date-resolve and time-order: it names a year, month, quarter or day."""
-    return bool(_DATE_WORDS.search(span))
+    """A span to date-resolve and time-order: it names a year, month, quarter or day, or a
+    date relative to the article's ("two years ago", "last week")."""
+    return bool(_DATE_WORDS.search(span) or RELATIVE.search(span))

@@ -25,7 +25,8 @@ from ..vectorstore import FaissStore
 #    and without vectors (made when an answerer reads them, rag/evidence.py)
 # 6: the corpus statistics answering needs (evidence.json, rag/corpus_stats.py)
 # 7: terms drop spaCy's stop words, less the words that carry meaning (rag/terms.py)
-FORMAT_VERSION = 7
+# 8: a sentence's implied years include "two years ago" and "last week" (rag/dates.py)
+FORMAT_VERSION = 8
 # Bump when what is embedded changes (e.g. the text a sentence vector is made from).
 # 3: each article's text runs through the model once, in windows of EMBED_WINDOW tokens;
 #    chunk vectors are mean-pooled from those token states.

@@ -67,6 +67,16 @@ def main(argv=None) -> int:
             # An export folder (export.py --weights fp32): a large model's weights come in
             # parts beside model.onnx, and its card names them.
             exported = json.loads((args.reference / CARD_NAME).read_text())
+            if exported.get("quantization") != "none (fp32)" or exported.get("runtime") != (
+                "onnxruntime"
+            ):
+                parser.error(
+                    f"{args.reference} is not an fp32 ONNX export (export.py --weights fp32)"
+                )
+            if (args.reference / "tokenizer.json").read_bytes() != (
+                args.reader / "tokenizer.json"
+            ).read_bytes():
+                parser.error(f"{args.reference} and {args.reader} have different tokenizers")
             for name in [exported["weights"], *exported.get("weight_parts", {})]:
                 shutil.copyfile(args.reference / name, folder / name)
             card.update(
