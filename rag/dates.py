@@ -172,11 +172,12 @@ def resolve(text: str, article_date: str | None) -> ResolvedDate:
 
         display = _RELATIVE_YEAR.sub(year_for, display)
 
+        def month_shifted(offset: int) -> str:
+            absolute = anchor.year * 12 + anchor.month - 1 + offset
+            return date(absolute // 12, absolute % 12 + 1, 1).strftime("%B %Y")
+
         def month_for(match: re.Match) -> str:
-            offset = {"last": -1, "next": 1}.get(match.group(1).lower(), 0)
-            absolute = anchor.month - 1 + offset
-            y, m = anchor.year + absolute // 12, absolute % 12 + 1
-            return date(y, m, 1).strftime("%B %Y")
+            return month_shifted({"last": -1, "next": 1}.get(match.group(1).lower(), 0))
 
         display = _RELATIVE_MONTH.sub(month_for, display)
 
@@ -186,15 +187,11 @@ def resolve(text: str, article_date: str | None) -> ResolvedDate:
             return f"Q{absolute % 4 + 1} {anchor.year + absolute // 4}"
 
         display = _RELATIVE_QUARTER.sub(quarter_for, display)
-        day_shift = _day_named(display)
 
         def week_for(match: re.Match) -> str:
             monday = anchor - timedelta(days=anchor.weekday())
             offset = 7 if match.group(1).lower() == "next" else -7
             return "the week of " + (monday + timedelta(days=offset)).strftime("%-d %B %Y")
-
-        if day_shift is None:
-            display = _RELATIVE_WEEK.sub(week_for, display)
 
         def ago(match: re.Match) -> str:
             word, unit = match.group(1).lower(), match.group(2).lower()
@@ -202,16 +199,15 @@ def resolve(text: str, article_date: str | None) -> ResolvedDate:
             if unit == "year":
                 return str(anchor.year - count)
             if unit == "month":
-                absolute = anchor.year * 12 + anchor.month - 1 - count
-                return date(absolute // 12, absolute % 12 + 1, 1).strftime("%B %Y")
+                return month_shifted(-count)
             days = count * (7 if unit == "week" else 1)
             then = anchor - timedelta(days=days)
             return ("about " if unit == "week" else "") + then.strftime("%-d %B %Y")
 
-        if day_shift is None:
-            display = _AGO.sub(ago, display)
-        else:
+        if day_shift := _day_named(display):
             display = (anchor + timedelta(days=day_shift(anchor))).strftime("%-d %B %Y")
+        else:
+            display = _AGO.sub(ago, _RELATIVE_WEEK.sub(week_for, display))
 
     if found := _YEAR.search(display):
         year = int(found.group(1))

@@ -171,7 +171,6 @@ def soft_loss(student, teacher, mask, temperature: float, torch):
 
 
 def train_student(args) -> int:
-    import inspect
 
     import torch
     from tqdm import tqdm
@@ -193,7 +192,7 @@ def train_student(args) -> int:
     total = len(order)
     device = torch.device(args.device)
     model = AutoModelForQuestionAnswering.from_pretrained(args.base).to(device)
-    takes_segments = "token_type_ids" in inspect.signature(model.forward).parameters
+    segments_read = base.takes_segments(model)
     optimizer, schedule = base.optimiser(model, args, total, torch)
     checkpoint = args.out / "student.pt"
     step, log = base.resume(checkpoint, total, model, optimizer, schedule, torch)
@@ -208,7 +207,7 @@ def train_student(args) -> int:
         width = ids.shape[1]
         target = torch.from_numpy(np.asarray(logits[rows, :width], dtype=np.float32)).to(device)
         answerable = target[..., 0] > MASKED / 2
-        segments = {"token_type_ids": types} if takes_segments else {}
+        segments = {"token_type_ids": types} if segments_read else {}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             out = model(input_ids=ids, attention_mask=mask, **segments)
         start, end = out.start_logits.float(), out.end_logits.float()

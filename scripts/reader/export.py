@@ -29,6 +29,7 @@ import tempfile
 from pathlib import Path
 
 import squad_split
+from train import takes_segments
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -54,13 +55,6 @@ def load_model(source: Path, base: Path | None = None):
     model = base_model(base)
     model.load_state_dict(torch.load(source, weights_only=False)["model"])
     return model
-
-
-def takes_segments(model) -> bool:
-    """Whether the model reads token_type_ids (BERT, MiniLM) or not (MPNet)."""
-    import inspect
-
-    return "token_type_ids" in inspect.signature(model.forward).parameters
 
 
 def mean_of(models):

@@ -220,6 +220,11 @@ def batch_order(lengths: list[int], batch_size: int, seed: int, epochs: int) -> 
     return order
 
 
+def takes_segments(model) -> bool:
+    """Whether the model reads token_type_ids (BERT, MiniLM) or not (MPNet)."""
+    return "token_type_ids" in inspect.signature(model.forward).parameters
+
+
 def collate(features: list[dict], torch):
     width = max(len(f["input_ids"]) for f in features)
     ids = torch.zeros((len(features), width), dtype=torch.long)
@@ -480,7 +485,7 @@ def main(argv=None) -> int:
     per_epoch = total // args.epochs  # every epoch partitions the same features alike
     device = torch.device(args.device)
     model = AutoModelForQuestionAnswering.from_pretrained(args.base).to(device)
-    takes_segments = "token_type_ids" in inspect.signature(model.forward).parameters
+    segments_read = takes_segments(model)
     optimizer, schedule = optimiser(model, args, total, torch)
     checkpoint = args.out / "checkpoint.pt"
     step, log = resume(checkpoint, total, model, optimizer, schedule, torch)
@@ -493,7 +498,7 @@ def main(argv=None) -> int:
     while step < total:
         batch = collate([features[i] for i in order[step]], torch)
         ids, types, mask, starts, ends = (t.to(device, non_blocking=True) for t in batch)
-        segments = {"token_type_ids": types} if takes_segments else {}
+        segments = {"token_type_ids": types} if segments_read else {}
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             output = model(
                 input_ids=ids,
