@@ -195,8 +195,9 @@ def train_student(args) -> int:
     segments_read = base.takes_segments(model)
     optimizer, schedule = base.optimiser(model, args, total, torch)
     checkpoint = args.out / "student.pt"
-    step, log = base.resume(checkpoint, total, model, optimizer, schedule, torch)
+    step, log, fitted = base.resume(checkpoint, total, model, optimizer, schedule, torch)
     budget = base.Budget(args.time_budget, total, args.warmup)
+    total, schedule = budget.resumed(step, fitted, total, optimizer, schedule, torch)
     model.train()
     started, running = time.time(), []
     bar = tqdm(total=total, initial=step, desc="distil", mininterval=30, file=sys.stdout)
@@ -241,7 +242,7 @@ def train_student(args) -> int:
             running = []
             bar.write(json.dumps(log[-1]))
             base.save_checkpoint(
-                checkpoint, step, budget.planned, log, model, optimizer, schedule, torch
+                checkpoint, step, budget.planned, log, model, optimizer, schedule, torch, total
             )
         if args.max_steps and step >= args.max_steps:
             print(f"{step} steps in {time.time() - started:.1f}s", flush=True)

@@ -293,7 +293,8 @@ class Budget:
     after ``probe`` (the first ones are slow: new batch shapes), then every ``every`` steps;
     the run's last step moves to the one that ends within the budget (never past the planned
     one), and the learning rate decays to 0 there (warm-up unchanged). The record keeps both
-    numbers; a checkpoint keeps the planned one, so a resumed run matches it and re-plans.
+    numbers; a checkpoint keeps both too, so a resumed run matches the planned one and goes on
+    to the fitted one on the fitted schedule (``resumed``).
     """
 
     def __init__(self, seconds: float, total: int, warmup: float, probe=200, every=500):
@@ -318,16 +319,31 @@ class Budget:
         print(f"budget: {per_step * 1000:.0f} ms/step; last step {total} -> {planned}", flush=True)
         if abs(planned - total) <= 0.02 * total:
             return total, schedule
-        schedule = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, linear_schedule(planned, min(self.warmup, planned - 1)), last_epoch=step - 1
+        return planned, self.schedule(planned, step, optimizer, torch)
+
+    def resumed(self, step: int, fitted: int, total: int, optimizer, schedule, torch):
+        """(total, schedule) for a run resumed at ``step`` whose checkpoint ends at ``fitted``.
+
+        A LambdaLR's state does not hold its lambda, so a loaded schedule is the planned one;
+        without this a run cut short by the budget and resumed would jump back to the planned
+        learning rate and train on past its fitted end.
+        """
+        if fitted == total:
+            return total, schedule
+        return fitted, self.schedule(fitted, step, optimizer, torch)
+
+    def schedule(self, last: int, step: int, optimizer, torch):
+        """Warm-up as planned, then linear decay to 0 at ``last``, positioned at ``step``."""
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, linear_schedule(last, min(self.warmup, last - 1)), last_epoch=step - 1
         )
-        return planned, schedule
 
 
 def resume(checkpoint: Path, total: int, model, optimizer, schedule, torch):
-    """(step, log) to go on from: those of ``checkpoint`` if there is one, else (0, [])."""
+    """(step, log, fitted) to go on from: those of ``checkpoint`` if there is one, else
+    (0, [], total). ``fitted`` is the last step the time budget left (``total`` if none)."""
     if not checkpoint.exists():
-        return 0, []
+        return 0, [], total
     state = torch.load(checkpoint, weights_only=False)
     if state["total"] != total:
         raise SystemExit(
@@ -338,14 +354,16 @@ def resume(checkpoint: Path, total: int, model, optimizer, schedule, torch):
     optimizer.load_state_dict(state["optimizer"])
     schedule.load_state_dict(state["schedule"])
     torch.set_rng_state(state["torch_rng"])
-    print(f"resumed from {checkpoint} at step {state['step']}/{total}", flush=True)
-    return state["step"], state["log"]
+    fitted = state.get("fitted", total)
+    print(f"resumed from {checkpoint} at step {state['step']}/{fitted}", flush=True)
+    return state["step"], state["log"], fitted
 
 
 def save_checkpoint(
-    checkpoint: Path, step: int, total: int, log, model, optimizer, schedule, torch
+    checkpoint: Path, step: int, total: int, log, model, optimizer, schedule, torch, fitted=None
 ):
-    """Everything ``resume`` needs, written atomically."""
+    """Everything ``resume`` needs, written atomically: ``total`` is the planned last step,
+    ``fitted`` the one the time budget moved it to (default: the planned one)."""
     save_atomic(
         {
             "model": model.state_dict(),
@@ -353,6 +371,7 @@ def save_checkpoint(
             "schedule": schedule.state_dict(),
             "step": step,
             "total": total,
+            "fitted": total if fitted is None else fitted,
             "log": log,
             "torch_rng": torch.get_rng_state(),
         },
@@ -488,8 +507,9 @@ def main(argv=None) -> int:
     segments_read = takes_segments(model)
     optimizer, schedule = optimiser(model, args, total, torch)
     checkpoint = args.out / "checkpoint.pt"
-    step, log = resume(checkpoint, total, model, optimizer, schedule, torch)
+    step, log, fitted = resume(checkpoint, total, model, optimizer, schedule, torch)
     budget = Budget(args.time_budget, total, args.warmup)
+    total, schedule = budget.resumed(step, fitted, total, optimizer, schedule, torch)
 
     model.train()
     started = time.time()
@@ -528,7 +548,7 @@ def main(argv=None) -> int:
             running = []
             bar.write(json.dumps(log[-1]))
             save_checkpoint(
-                checkpoint, step, budget.planned, log, model, optimizer, schedule, torch
+                checkpoint, step, budget.planned, log, model, optimizer, schedule, torch, total
             )
         if args.epochs > 1 and step % per_epoch == 0 and step < total:
             # Each epoch's weights, for the checkpoint choice on the tuning articles.

@@ -1,0 +1,76 @@
+"""scripts/reader/train.py: a run the time budget cut short resumes on its fitted schedule."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+PLANNED, FITTED, WARMUP, LR = 100, 40, 0.1, 1e-3
+
+
+@pytest.fixture(scope="module")
+def train(reader_script):
+    return reader_script("train")
+
+
+def fresh(train, torch):
+    """A tiny model with the optimiser and planned schedule that train.py makes."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    args = SimpleNamespace(weight_decay=0.01, lr=LR, warmup=WARMUP)
+    optimizer, schedule = train.optimiser(model, args, PLANNED, torch)
+    return model, optimizer, schedule
+
+
+def run_to(step_to, step, total, model, optimizer, schedule, budget, torch, refit_at=None):
+    while step < step_to:
+        model(torch.ones(1, 3)).sum().backward()
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad()
+        step += 1
+        if step == refit_at:  # what Budget.fit does when the budget moves the end
+            total, schedule = FITTED, budget.schedule(FITTED, step, optimizer, torch)
+    return step, total, schedule
+
+
+def test_a_resumed_run_keeps_the_fitted_end_and_learning_rate(train, tmp_path):
+    torch = pytest.importorskip("torch")
+    checkpoint = tmp_path / "checkpoint.pt"
+    model, optimizer, schedule = fresh(train, torch)
+    budget = train.Budget(60, PLANNED, WARMUP)
+    step, total, schedule = run_to(
+        30, 0, PLANNED, model, optimizer, schedule, budget, torch, refit_at=20
+    )
+    assert total == FITTED
+    expected_lr = schedule.get_last_lr()[0]
+    train.save_checkpoint(
+        checkpoint, step, budget.planned, [], model, optimizer, schedule, torch, total
+    )
+
+    model, optimizer, schedule = fresh(train, torch)
+    step, log, fitted = train.resume(checkpoint, PLANNED, model, optimizer, schedule, torch)
+    budget = train.Budget(60, PLANNED, WARMUP)
+    total, schedule = budget.resumed(step, fitted, PLANNED, optimizer, schedule, torch)
+    assert (step, total) == (30, FITTED)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(expected_lr)
+    # The planned schedule would still be at LR * (100 - 30) / 90 here, not decaying to 0 at 40.
+    assert expected_lr == pytest.approx(LR * (FITTED - 30) / (FITTED - 10))
+    step, total, schedule = run_to(total, step, total, model, optimizer, schedule, budget, torch)
+    assert step == FITTED and schedule.get_last_lr()[0] == pytest.approx(0.0)
+
+
+def test_a_checkpoint_without_a_fitted_end_resumes_as_planned(train, tmp_path):
+    torch = pytest.importorskip("torch")
+    checkpoint = tmp_path / "checkpoint.pt"
+    model, optimizer, schedule = fresh(train, torch)
+    train.save_checkpoint(checkpoint, 0, PLANNED, [], model, optimizer, schedule, torch)
+    step, _, fitted = train.resume(checkpoint, PLANNED, model, optimizer, schedule, torch)
+    budget = train.Budget(0, PLANNED, WARMUP)
+    assert budget.resumed(step, fitted, PLANNED, optimizer, schedule, torch) == (
+        PLANNED,
+        schedule,
+    )
