@@ -74,3 +74,23 @@ def test_a_checkpoint_without_a_fitted_end_resumes_as_planned(train, tmp_path):
         PLANNED,
         schedule,
     )
+
+
+def test_a_run_from_a_later_batch_warms_up_and_decays_over_the_batches_left(train):
+    torch = pytest.importorskip("torch")
+    first = 60  # 40 batches left: 4 of warm-up (WARMUP of them), then decay to 0 at PLANNED
+    model = torch.nn.Linear(3, 2)
+    args = SimpleNamespace(weight_decay=0.01, lr=LR, warmup=WARMUP)
+    optimizer, schedule = train.optimiser(model, args, PLANNED, torch, first)
+    budget = train.Budget(0, PLANNED, WARMUP, first=first)
+    rates = [schedule.get_last_lr()[0]]
+    for _ in range(PLANNED - first):
+        optimizer.step()
+        schedule.step()
+        rates.append(schedule.get_last_lr()[0])
+    assert rates[:4] == pytest.approx([LR / 4, LR / 2, 3 * LR / 4, LR])
+    assert rates[-1] == pytest.approx(0.0) and max(rates) == pytest.approx(LR)
+    # The budget's refit keeps the same warm-up from the same batch.
+    refit = budget.schedule(80, 62, optimizer, torch)
+    assert refit.get_last_lr()[0] == pytest.approx(3 * LR / 4)
+    assert budget.probe == first + 200

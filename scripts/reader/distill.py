@@ -171,7 +171,6 @@ def soft_loss(student, teacher, mask, temperature: float, torch):
 
 
 def train_student(args) -> int:
-
     import torch
     from tqdm import tqdm
     from transformers import AutoModelForQuestionAnswering, AutoTokenizer

@@ -263,14 +263,17 @@ def load_examples(args, rng: random.Random) -> tuple[list[Example], squad_split.
     return build_examples(train_articles * args.dev_repeats + extra, args, rng), split
 
 
-def linear_schedule(total: int, warmup: int):
-    """The learning-rate factor at step s: linear warm-up over ``warmup`` steps, then linear
-    decay to 0 at ``total``."""
-    return lambda s: min((s + 1) / warmup, max(0.0, (total - s) / max(1, total - warmup)))
+def linear_schedule(total: int, warmup: int, first: int = 0):
+    """The learning-rate factor at step s: linear warm-up over the ``warmup`` steps from
+    ``first``, then linear decay to 0 at ``total``."""
+    return lambda s: min(
+        max(0, s - first + 1) / warmup, max(0.0, (total - s) / max(1, total - first - warmup))
+    )
 
 
-def optimiser(model, args, total: int, torch):
-    """AdamW (no decay on biases and LayerNorm) with linear warm-up, then linear decay."""
+def optimiser(model, args, total: int, torch, first: int = 0):
+    """AdamW (no decay on biases and LayerNorm) with linear warm-up, then linear decay; a run
+    that starts at batch ``first`` warms up and decays over the batches from there."""
     decay = [p for n, p in model.named_parameters() if "bias" not in n and "LayerNorm" not in n]
     no_decay = [p for n, p in model.named_parameters() if "bias" in n or "LayerNorm" in n]
     optimizer = torch.optim.AdamW(
@@ -281,8 +284,11 @@ def optimiser(model, args, total: int, torch):
         lr=args.lr,
         fused=next(model.parameters()).is_cuda,
     )
-    warmup = max(1, int(total * args.warmup))
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, linear_schedule(total, warmup))
+    warmup = max(1, int((total - first) * args.warmup))
+    factor = linear_schedule(total, warmup, first)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    if first:  # positioned at ``first``: the optimiser now holds each group's initial_lr
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor, last_epoch=first - 1)
     return optimizer, schedule
 
 
@@ -297,9 +303,12 @@ class Budget:
     to the fitted one on the fitted schedule (``resumed``).
     """
 
-    def __init__(self, seconds: float, total: int, warmup: float, probe=200, every=500):
-        self.seconds, self.planned, self.warmup = seconds, total, max(1, int(total * warmup))
-        self.probe, self.every, self.started, self.mark = probe, every, time.time(), None
+    def __init__(
+        self, seconds: float, total: int, warmup: float, probe=200, every=500, first: int = 0
+    ):
+        self.seconds, self.planned, self.first = seconds, total, first
+        self.warmup = max(1, int((total - first) * warmup))
+        self.probe, self.every, self.started, self.mark = first + probe, every, time.time(), None
 
     def fit(self, step: int, total: int, optimizer, schedule, torch):
         """(total, schedule) for the time left, re-planned at the steps it looks."""
@@ -334,16 +343,17 @@ class Budget:
 
     def schedule(self, last: int, step: int, optimizer, torch):
         """Warm-up as planned, then linear decay to 0 at ``last``, positioned at ``step``."""
+        warmup = min(self.warmup, last - self.first - 1)
         return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, linear_schedule(last, min(self.warmup, last - 1)), last_epoch=step - 1
+            optimizer, linear_schedule(last, warmup, self.first), last_epoch=step - 1
         )
 
 
-def resume(checkpoint: Path, total: int, model, optimizer, schedule, torch):
+def resume(checkpoint: Path, total: int, model, optimizer, schedule, torch, first: int = 0):
     """(step, log, fitted) to go on from: those of ``checkpoint`` if there is one, else
-    (0, [], total). ``fitted`` is the last step the time budget left (``total`` if none)."""
+    (first, [], total). ``fitted`` is the last step the time budget left (``total`` if none)."""
     if not checkpoint.exists():
-        return 0, [], total
+        return first, [], total
     state = torch.load(checkpoint, weights_only=False)
     if state["total"] != total:
         raise SystemExit(
@@ -455,6 +465,14 @@ def parse_args(argv=None):
     )
     parser.add_argument("--checkpoint-every", type=int, default=300)
     parser.add_argument("--max-steps", type=int, default=0, help="stop after N steps, and save")
+    parser.add_argument(
+        "--first-batch",
+        type=int,
+        default=0,
+        help="start at this batch of the run's order, with a new warm-up and decay: to go on "
+        "from a finished run's final weights (as --base, with its arguments and seed) over the "
+        "batches it did not read",
+    )
     add_machine_arguments(parser)
     return parser.parse_args(argv)
 
@@ -505,10 +523,13 @@ def main(argv=None) -> int:
     device = torch.device(args.device)
     model = AutoModelForQuestionAnswering.from_pretrained(args.base).to(device)
     segments_read = takes_segments(model)
-    optimizer, schedule = optimiser(model, args, total, torch)
+    first = args.first_batch
+    if not 0 <= first < total:
+        raise SystemExit(f"Error: --first-batch {first} is not a batch of this run (0-{total - 1})")
+    optimizer, schedule = optimiser(model, args, total, torch, first)
     checkpoint = args.out / "checkpoint.pt"
-    step, log, fitted = resume(checkpoint, total, model, optimizer, schedule, torch)
-    budget = Budget(args.time_budget, total, args.warmup)
+    step, log, fitted = resume(checkpoint, total, model, optimizer, schedule, torch, first)
+    budget = Budget(args.time_budget, total, args.warmup, first=first)
     total, schedule = budget.resumed(step, fitted, total, optimizer, schedule, torch)
 
     model.train()
@@ -569,6 +590,7 @@ def main(argv=None) -> int:
             "features": len(features),
             "no_answer_features": null_features,
             "steps": step,
+            "first_batch": first,
             "planned_steps": budget.planned,
             "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
             "log": log,
