@@ -39,7 +39,7 @@ class Settings:
     k: int = 5
     # Passages the answerer reads (the best k are shown): more costs latency, fewer misses
     # answers ranked lower; a second article that also answers is often just below the top k.
-    passages_read: int = 8
+    passages_read: int = 5
     feedback_file: Path = Path("evals/feedback.jsonl")
     # Most votes the chat window keeps in feedback_file; later votes are refused and logged.
     feedback_cap: int = 10_000
