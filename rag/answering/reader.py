@@ -188,6 +188,18 @@ class Windows:
     owners: np.ndarray  # (windows,): the passage each window comes from
 
 
+def pad_token(directory: Path) -> str:
+    """The padding token the model's tokenizer_config.json names ("[PAD]" without one)."""
+    try:
+        config = json.loads((directory / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "[PAD]"
+    token = config.get("pad_token") if isinstance(config, dict) else None
+    if isinstance(token, dict):  # older files write AddedToken objects
+        token = token.get("content")
+    return token if isinstance(token, str) else "[PAD]"
+
+
 class WindowTokenizer:
     """The reader's WordPiece tokenizer (``tokenizer.json``), through the ``tokenizers`` library.
 
@@ -211,7 +223,9 @@ class WindowTokenizer:
         self._pairs.enable_truncation(max_length, stride=stride, strategy="only_second")
         self._plain.no_padding()
         self._plain.no_truncation()
-        self._pad = self._pairs.token_to_id("[PAD]") or 0  # masked: any id reads the same
+        # Masked, so any id reads the same; the model's own pad token keeps the windows
+        # identical to what transformers makes (MPNet's is "<pad>"; "[PAD]" is another word).
+        self._pad = self._pairs.token_to_id(pad_token(directory)) or 0
 
     def offsets(self, text: str) -> list[tuple[int, int]]:
         return self._plain.encode(text, add_special_tokens=False).offsets
