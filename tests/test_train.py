@@ -94,3 +94,43 @@ def test_a_run_from_a_later_batch_warms_up_and_decays_over_the_batches_left(trai
     refit = budget.schedule(80, 62, optimizer, torch)
     assert refit.get_last_lr()[0] == pytest.approx(3 * LR / 4)
     assert budget.probe == first + 200
+
+
+@pytest.mark.parametrize(
+    ("step", "fitted", "last_batch", "end"),
+    [
+        (0, PLANNED, 0, PLANNED),
+        (30, PLANNED, 59, 60),
+        (30, FITTED, 59, FITTED),
+        (30, PLANNED, 30, 31),
+    ],
+)
+def test_the_last_batch_moves_the_end_earlier_only(train, step, fitted, last_batch, end):
+    assert train.run_end(step, fitted, PLANNED, last_batch) == end
+
+
+@pytest.mark.parametrize("last_batch", [29, PLANNED, PLANNED + 5])
+def test_a_last_batch_already_read_or_past_the_epoch_is_an_error(train, last_batch):
+    with pytest.raises(SystemExit, match="not a batch still to read"):
+        train.run_end(30, PLANNED, PLANNED, last_batch)
+
+
+def test_a_run_resumed_with_a_last_batch_decays_to_0_after_it(train, tmp_path):
+    torch = pytest.importorskip("torch")
+    checkpoint = tmp_path / "checkpoint.pt"
+    model, optimizer, schedule = fresh(train, torch)
+    budget = train.Budget(0, PLANNED, WARMUP)
+    step, total, schedule = run_to(30, 0, PLANNED, model, optimizer, schedule, budget, torch)
+    planned_lr = schedule.get_last_lr()[0]
+    train.save_checkpoint(checkpoint, step, PLANNED, [], model, optimizer, schedule, torch)
+
+    model, optimizer, schedule = fresh(train, torch)
+    step, _, fitted = train.resume(checkpoint, PLANNED, model, optimizer, schedule, torch)
+    fitted = train.run_end(step, fitted, PLANNED, last_batch=49)
+    total, schedule = budget.resumed(step, fitted, PLANNED, optimizer, schedule, torch)
+    assert total == 50
+    # Resumed at the planned learning rate's step, it now reaches 0 after batch 49, not 99.
+    assert schedule.get_last_lr()[0] == pytest.approx(LR * (50 - 30) / (50 - 10))
+    assert schedule.get_last_lr()[0] < planned_lr
+    step, total, schedule = run_to(total, step, total, model, optimizer, schedule, budget, torch)
+    assert step == 50 and schedule.get_last_lr()[0] == pytest.approx(0.0)

@@ -349,6 +349,18 @@ class Budget:
         )
 
 
+def run_end(step: int, fitted: int, planned: int, last_batch: int = 0) -> int:
+    """The step a run at ``step`` ends at: ``fitted`` (the planned end, or where the time
+    budget moved it), or sooner, after batch ``last_batch`` (0: none)."""
+    if not last_batch:
+        return fitted
+    if not step <= last_batch < planned:
+        raise SystemExit(
+            f"Error: --last-batch {last_batch} is not a batch still to read ({step}-{planned - 1})"
+        )
+    return min(fitted, last_batch + 1)
+
+
 def resume(checkpoint: Path, total: int, model, optimizer, schedule, torch, first: int = 0):
     """(step, log, fitted) to go on from: those of ``checkpoint`` if there is one, else
     (first, [], total). ``fitted`` is the last step the time budget left (``total`` if none)."""
@@ -473,6 +485,14 @@ def parse_args(argv=None):
         "from a finished run's final weights (as --base, with its arguments and seed) over the "
         "batches it did not read",
     )
+    parser.add_argument(
+        "--last-batch",
+        type=int,
+        default=0,
+        help="end the run after this batch, the learning rate decaying to 0 there (warm-up "
+        "unchanged): a run fitted to a session whatever the machine's speed; a resumed run "
+        "takes the new end from the step it resumes at (0: the epochs' end)",
+    )
     add_machine_arguments(parser)
     return parser.parse_args(argv)
 
@@ -530,6 +550,7 @@ def main(argv=None) -> int:
     checkpoint = args.out / "checkpoint.pt"
     step, log, fitted = resume(checkpoint, total, model, optimizer, schedule, torch, first)
     budget = Budget(args.time_budget, total, args.warmup, first=first)
+    fitted = run_end(step, fitted, total, args.last_batch)
     total, schedule = budget.resumed(step, fitted, total, optimizer, schedule, torch)
 
     model.train()
