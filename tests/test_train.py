@@ -134,3 +134,15 @@ def test_a_run_resumed_with_a_last_batch_decays_to_0_after_it(train, tmp_path):
     assert schedule.get_last_lr()[0] < planned_lr
     step, total, schedule = run_to(total, step, total, model, optimizer, schedule, budget, torch)
     assert step == 50 and schedule.get_last_lr()[0] == pytest.approx(0.0)
+
+
+def test_the_time_budget_never_moves_the_end_past_the_last_batch(train, monkeypatch):
+    torch = pytest.importorskip("torch")
+    model, optimizer, schedule = fresh(train, torch)
+    budget = train.Budget(1e9, PLANNED, WARMUP, probe=0)  # time enough for every batch
+    budget.end_cap = 50
+    clock = iter([0.0, 1.0])
+    monkeypatch.setattr(train.time, "time", lambda: next(clock))
+    budget.fit(0, 50, optimizer, schedule, torch)  # the first look only marks the time
+    total, _ = budget.fit(100, 50, optimizer, schedule, torch)
+    assert total == 50

@@ -309,6 +309,7 @@ class Budget:
         self.seconds, self.planned, self.first = seconds, total, first
         self.warmup = max(1, int((total - first) * warmup))
         self.probe, self.every, self.started, self.mark = first + probe, every, time.time(), None
+        self.end_cap = 0  # --last-batch: the budget may move the end earlier, never past it
 
     def fit(self, step: int, total: int, optimizer, schedule, torch):
         """(total, schedule) for the time left, re-planned at the steps it looks."""
@@ -324,7 +325,7 @@ class Budget:
         per_step = (now - self.mark[1]) / (step - self.mark[0])
         self.mark = (step, now)
         fits = step + int((self.seconds - (now - self.started)) / per_step)
-        planned = min(self.planned, max(step + 1, fits))
+        planned = min(self.planned, self.end_cap or self.planned, max(step + 1, fits))
         print(f"budget: {per_step * 1000:.0f} ms/step; last step {total} -> {planned}", flush=True)
         if abs(planned - total) <= 0.02 * total:
             return total, schedule
@@ -551,6 +552,7 @@ def main(argv=None) -> int:
     step, log, fitted = resume(checkpoint, total, model, optimizer, schedule, torch, first)
     budget = Budget(args.time_budget, total, args.warmup, first=first)
     fitted = run_end(step, fitted, total, args.last_batch)
+    budget.end_cap = args.last_batch + 1 if args.last_batch else 0
     total, schedule = budget.resumed(step, fitted, total, optimizer, schedule, torch)
 
     model.train()
