@@ -10,8 +10,12 @@ The threshold maximises SQuAD 2.0 F1 in the open setting *for the mix of questio
 ask*, not for the tuning articles' own mix: 54% of their questions were written to look
 answerable when they are not, while people mostly ask what their articles do answer. With
 --mix 0.8 (the default) answerable questions weigh 80% and unanswerable ones 20% of the
-objective, however many of each the tuning articles hold. The curve of share answered against
-F1 of the answered is printed, the chosen point marked, and both go into reader.json.
+objective, however many of each the tuning articles hold. One bound holds whatever the mix:
+the threshold abstains on at least --min-unanswerable (default 70%) of the unanswerable tuning
+questions, the share of "the articles don't say" a user is owed when they don't (the reader
+issue's floor); the best threshold for the mix is printed beside it. The curve of share
+answered against F1 of the answered is printed, the chosen point marked, and both go into
+reader.json.
 The test articles are never read here.
 """
 
@@ -50,11 +54,16 @@ def question_weights(questions, mix: float) -> list[float]:
     return [mix / answerable if q.answerable else (1 - mix) / unanswerable for q in questions]
 
 
-def sweep(questions, read: list[tuple[str, float]], mix: float) -> tuple[float, dict]:
-    """The threshold with the best mix-weighted F1, and the summary at it."""
+def sweep(
+    questions, read: list[tuple[str, float]], mix: float, min_unanswerable: float = 0.0
+) -> tuple[float, dict]:
+    """The threshold with the best mix-weighted F1 among those that abstain on at least
+    ``min_unanswerable`` of the unanswerable questions, and the summary at it."""
     margins = sorted({m for _, m in read if m != float("-inf")})
     candidates = [margins[0] - 1, *margins, margins[-1] + 1] if margins else [0.0]
     best_threshold, best_f1 = 0.0, -1.0
+    unanswerable = sum(not q.answerable for q in questions)
+    refused = 0  # unanswerable questions among order[:at]
     weights = question_weights(questions, mix)
     # Scores per question for "answer" and "abstain" make each threshold O(n).
     answer_f1 = [
@@ -69,7 +78,10 @@ def sweep(questions, read: list[tuple[str, float]], mix: float) -> tuple[float, 
         while at < len(order) and read[order[at]][1] < threshold:
             i = order[at]
             total += abstain_f1[i] - answer_f1[i]
+            refused += not questions[i].answerable
             at += 1
+        if refused < min_unanswerable * unanswerable:
+            continue
         if total > best_f1:
             best_f1, best_threshold = total, threshold
     predictions = {
@@ -81,7 +93,7 @@ def sweep(questions, read: list[tuple[str, float]], mix: float) -> tuple[float, 
     return best_threshold, summary
 
 
-def fit_verifier(questions, read, signals, mix: float):
+def fit_verifier(questions, read, signals, mix: float, min_unanswerable: float = 0.0):
     """The verifier fitted on all tuning questions, with its threshold chosen on readings each
     scored by a verifier fitted without that question's article (leave one article out), and
     the summary at that threshold."""
@@ -104,7 +116,7 @@ def fit_verifier(questions, read, signals, mix: float):
             if questions[i].title == title:
                 held_out[i] = model.probability(signals[i])
     verified = [(span, held_out.get(i, float("-inf"))) for i, (span, _) in enumerate(read)]
-    threshold, summary = sweep(questions, verified, mix)
+    threshold, summary = sweep(questions, verified, mix, min_unanswerable)
     mean, scale, coef, intercept = fit(
         [signals[i] for i in usable], [labels[i] for i in usable], [weights[i] for i in usable]
     )
@@ -169,6 +181,12 @@ def main(argv=None) -> int:
         help="share of answerable questions among those people ask (the objective's weight)",
     )
     parser.add_argument(
+        "--min-unanswerable",
+        type=float,
+        default=0.7,
+        help="share of the unanswerable tuning questions the threshold must abstain on",
+    )
+    parser.add_argument(
         "--paragraph-only",
         action="store_true",
         help="only the paragraph-given sweep (to compare fp32 and int8)",
@@ -231,13 +249,16 @@ def main(argv=None) -> int:
                     read.append(("" if result.abstained else result.short_answer or "", margin))
                     signals.append(result.signals)
                 variant = (require_names, with_title)
-                results[variant] = sweep(questions, read, args.mix)
+                results[variant] = sweep(questions, read, args.mix, args.min_unanswerable)
+                unbound, unbound_summary = sweep(questions, read, args.mix)
                 readings_by_variant[variant] = read
                 signals_by_variant[variant] = signals
                 print(
                     f"open setting, names required {require_names}, title {with_title}, "
                     f"best threshold {results[variant][0]:.3f}: "
-                    f"{squad.summary_line(results[variant][1])}",
+                    f"{squad.summary_line(results[variant][1])}; without the "
+                    f"{args.min_unanswerable:.0%} floor on abstaining, threshold {unbound:.3f}: "
+                    f"{squad.summary_line(unbound_summary)}",
                     flush=True,
                 )
     (require_names, with_title), (threshold, summary) = max(
@@ -262,7 +283,11 @@ def main(argv=None) -> int:
     )
     read = readings_by_variant[(require_names, with_title)]
     verifier, verified_read, verified_summary = fit_verifier(
-        questions, read, signals_by_variant[(require_names, with_title)], args.mix
+        questions,
+        read,
+        signals_by_variant[(require_names, with_title)],
+        args.mix,
+        args.min_unanswerable,
     )
     print(
         f"open setting, verifier (each article's questions scored by a verifier fitted on the "
@@ -307,6 +332,7 @@ def main(argv=None) -> int:
             "file": str(args.tune),
             "mix": {"answerable": args.mix, "unanswerable": round(1 - args.mix, 4)},
             "objective": "SQuAD 2.0 F1 in the open setting, questions weighted to the mix",
+            "min_unanswerable_accuracy": args.min_unanswerable,
             "curve": rows,
             "articles": [a["title"] for a in articles],
             "open": verified_summary if use_verifier else summary,
