@@ -10,13 +10,13 @@ The threshold maximises SQuAD 2.0 F1 in the open setting *for the mix of questio
 ask*, not for the tuning articles' own mix: 54% of their questions were written to look
 answerable when they are not, while people mostly ask what their articles do answer. With
 --mix 0.8 (the default) answerable questions weigh 80% and unanswerable ones 20% of the
-objective, however many of each the tuning articles hold. One bound holds whatever the mix:
-the threshold abstains on at least --min-unanswerable (default 70%) of the unanswerable tuning
-questions, the share of "the articles don't say" a user is owed when they don't (the reader
-issue's floor); the best threshold for the mix is printed beside it. The curve of share
-answered against F1 of the answered is printed, the chosen point marked, and both go into
-reader.json.
-The test articles are never read here.
+objective, however many of each the tuning articles hold. --min-unanswerable F (default 0:
+off) bounds it: the threshold then abstains on at least F of the unanswerable tuning
+questions, and the mix's own best threshold is printed beside it. Off by default because it
+cost what people ask: at 0.7 a reader trained 1,786 batches moved from threshold 1.73 to
+2.94 and, on the seed gold, from 88.8% accuracy with 7.9% false abstentions to 83.6% with
+15.1%. The curve of share answered against F1 of the answered is printed, the chosen point
+marked, and both go into reader.json. The test articles are never read here.
 """
 
 from __future__ import annotations
@@ -183,7 +183,7 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--min-unanswerable",
         type=float,
-        default=0.7,
+        default=0.0,
         help="share of the unanswerable tuning questions the threshold must abstain on",
     )
     parser.add_argument(
@@ -250,17 +250,20 @@ def main(argv=None) -> int:
                     signals.append(result.signals)
                 variant = (require_names, with_title)
                 results[variant] = sweep(questions, read, args.mix, args.min_unanswerable)
-                unbound, unbound_summary = sweep(questions, read, args.mix)
                 readings_by_variant[variant] = read
                 signals_by_variant[variant] = signals
-                print(
+                line = (
                     f"open setting, names required {require_names}, title {with_title}, "
                     f"best threshold {results[variant][0]:.3f}: "
-                    f"{squad.summary_line(results[variant][1])}; without the "
-                    f"{args.min_unanswerable:.0%} floor on abstaining, threshold {unbound:.3f}: "
-                    f"{squad.summary_line(unbound_summary)}",
-                    flush=True,
+                    f"{squad.summary_line(results[variant][1])}"
                 )
+                if args.min_unanswerable:
+                    unbound, unbound_summary = sweep(questions, read, args.mix)
+                    line += (
+                        f"; without the {args.min_unanswerable:.0%} floor on abstaining, "
+                        f"threshold {unbound:.3f}: {squad.summary_line(unbound_summary)}"
+                    )
+                print(line, flush=True)
     (require_names, with_title), (threshold, summary) = max(
         results.items(), key=lambda item: item[1][1]["mix_weighted_f1"]
     )
